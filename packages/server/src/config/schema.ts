@@ -1,0 +1,114 @@
+/**
+ * The one configuration schema. Every setting has a key, an environment variable, a default and a
+ * one-line description; `loadConfig` parses defaults, then an optional JSON file, then the environment,
+ * then explicit overrides (CLI flags), once, into a frozen object. Nothing else reads `process.env`.
+ *
+ * `docs/configuration.md` lists every key; a test keeps it in step with this table.
+ */
+
+type Kind = "string" | "int" | "number" | "bool" | "enum" | "list";
+
+interface Setting<T> {
+  env: `LAUNCH_${string}`;
+  kind: Kind;
+  default: T;
+  doc: string;
+  values?: readonly string[];
+  min?: number;
+  /** Secret values are never logged or printed by `launch config`. */
+  secret?: boolean;
+}
+
+const s = <T>(setting: Setting<T>): Setting<T> => setting;
+
+export const SETTINGS = {
+  host: s({
+    env: "LAUNCH_HOST",
+    kind: "string",
+    default: "127.0.0.1",
+    doc: "Address the gateway listens on.",
+  }),
+  port: s({
+    env: "LAUNCH_PORT",
+    kind: "int",
+    default: 5001,
+    min: 0,
+    doc: "Port the gateway listens on (0 picks a free one).",
+  }),
+  dataDir: s({
+    env: "LAUNCH_DATA_DIR",
+    kind: "string",
+    default: "./.launch",
+    doc: "Directory for the embedded store, artifacts and the generated secrets key.",
+  }),
+  auth: s({
+    env: "LAUNCH_AUTH",
+    kind: "enum",
+    values: ["keys", "open"] as const,
+    default: "keys" as "keys" | "open",
+    doc: "`keys`: API keys stored hashed. `open`: any key is its own user and team (development only).",
+  }),
+  databaseUrl: s({
+    env: "LAUNCH_DATABASE_URL",
+    kind: "string",
+    default: "",
+    secret: true,
+    doc: "Store location. Empty: SQLite at <dataDir>/launch.db. `sqlite:<path>` for another file.",
+  }),
+  secretsKey: s({
+    env: "LAUNCH_SECRETS_KEY",
+    kind: "string",
+    default: "",
+    secret: true,
+    doc: "Base64 of 32 bytes that encrypt callback credentials at rest. Empty: generated into <dataDir>/secrets.key.",
+  }),
+  publicUrl: s({
+    env: "LAUNCH_PUBLIC_URL",
+    kind: "string",
+    default: "",
+    doc: "Base URL clients use to reach this server (for upload URLs). Empty: http://<host>:<port>.",
+  }),
+  bodyLimitBytes: s({
+    env: "LAUNCH_BODY_LIMIT_BYTES",
+    kind: "int",
+    default: 10 * 1024 * 1024,
+    min: 1024,
+    doc: "Largest request body the gateway accepts; larger bodies get 413 naming the limit.",
+  }),
+  uploadLimitBytes: s({
+    env: "LAUNCH_UPLOAD_LIMIT_BYTES",
+    kind: "int",
+    default: 2 * 1024 * 1024 * 1024,
+    min: 1024,
+    doc: "Largest artifact accepted by an upload URL.",
+  }),
+  uploadUrlTtlSeconds: s({
+    env: "LAUNCH_UPLOAD_URL_TTL_SECONDS",
+    kind: "int",
+    default: 3600,
+    min: 1,
+    doc: "How long an upload URL handed out by /v1/hosted_inference/model_bundle_upload stays valid.",
+  }),
+  logLevel: s({
+    env: "LAUNCH_LOG_LEVEL",
+    kind: "enum",
+    values: ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const,
+    default: "info" as "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent",
+    doc: "Log level of the server's JSON logs (stdout).",
+  }),
+  resultsAsString: s({
+    env: "LAUNCH_RESULTS_AS_STRING",
+    kind: "bool",
+    default: false,
+    doc: "Return non-streaming model outputs as JSON strings, byte-identical with the reference server.",
+  }),
+} as const;
+
+export type SettingKey = keyof typeof SETTINGS;
+
+type ValueOf<K extends SettingKey> = (typeof SETTINGS)[K]["default"];
+
+/** The parsed, frozen configuration. */
+export type LaunchConfig = { readonly [K in SettingKey]: ValueOf<K> };
+
+export type ConfigOverrides = { [K in SettingKey]?: ValueOf<K> | undefined };

@@ -1,0 +1,11 @@
+import type { FastifyPluginAsync } from "fastify";
+import type { GatewayDeps } from "../deps.js";
+
+/** `GET /healthz`, `/readyz`, `/healthcheck`: unauthenticated, 200 while the process serves. */
+export const healthRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app) => {
+  for (const path of ["/healthz", "/readyz", "/healthcheck"]) {
+    app.get(path, { config: { public: true }, schema: { hide: true } as object }, async () => ({
+      status: "ok",
+    }));
+  }
+};

@@ -1,0 +1,164 @@
+/**
+ * The store port: durable records of keys, bundles and endpoints, in domain terms. Services import this
+ * file, never an adapter; the composition root (`compose.ts`) picks the adapter from configuration.
+ *
+ * Adapters: `store/sqlite/` (embedded default). The scale-out issue adds `store/postgres/`; both run the
+ * behaviour suite in `store/store.suite.ts`.
+ *
+ * All times are ISO 8601 strings in UTC with milliseconds (`2026-11-29T14:13:30.123Z`), which sort as text.
+ */
+import type {
+  BundleFlavor,
+  CallbackEvent,
+  EndpointOrderBy,
+  EndpointStatus,
+  EndpointType,
+  Quantity,
+} from "@launch/protocol";
+
+/** What an adapter can do; core code asks for capabilities, never for the adapter's kind. */
+export interface StoreCapabilities {
+  /** Several processes (gateways on other hosts) may use this store at once. */
+  readonly multiProcess: boolean;
+}
+
+export type KeyRole = "admin" | "user";
+
+export interface KeyRecord {
+  id: string;
+  /** SHA-256 of the key, hex. The key itself is never stored. */
+  hash: string;
+  /** The first characters of the key, for people to recognise it in `launch keys list`. */
+  prefix: string;
+  userId: string;
+  teamId: string;
+  role: KeyRole;
+  createdAt: string;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export interface BundleRecord {
+  id: string;
+  owner: string;
+  createdBy: string;
+  name: string;
+  createdAt: string;
+  /** 1 when created through the v1 routes; their v1 fields are kept in `v1` for an exact echo. */
+  apiVersion: 1 | 2;
+  flavor: BundleFlavor;
+  metadata: Record<string, unknown>;
+  schemaLocation: string | null;
+  modelArtifactIds: string[];
+  /** The v1 body as created (location, requirements, env_params, packaging_type, app_config), for v1 bundles. */
+  v1: Record<string, unknown> | null;
+}
+
+/**
+ * Callback credentials as stored: the kind and basic username in clear (they are shown to the owner),
+ * the secret part sealed by the secrets box (AES-GCM). Never rendered in a response or a log line.
+ */
+export type StoredCallbackAuth =
+  | { kind: "basic"; username: string; sealed: string }
+  | { kind: "mtls"; sealed: string };
+
+/** Everything about an endpoint that its owner sets with create or edit. */
+export interface EndpointSpec {
+  modelBundleId: string;
+  metadata: Record<string, unknown>;
+  cpus: Quantity;
+  gpus: number;
+  memory: Quantity;
+  storage: Quantity;
+  gpuType: string | null;
+  minWorkers: number;
+  maxWorkers: number;
+  perWorker: number;
+  concurrentRequestsPerWorker: number | null;
+  labels: Record<string, string>;
+  postInferenceHooks: string[] | null;
+  defaultCallbackUrl: string | null;
+  defaultCallbackAuth: StoredCallbackAuth | null;
+  callbackEvents: CallbackEvent[] | null;
+  publicInference: boolean;
+  highPriority: boolean | null;
+  prewarm: boolean | null;
+  billingTags: Record<string, unknown> | null;
+  optimizeCosts: boolean | null;
+  forwarderMaxConcurrency: number | null;
+  taskExpiresSeconds: number | null;
+  queueMessageTimeoutSeconds: number | null;
+  nodesPerWorker: number;
+}
+
+export interface EndpointRecord {
+  id: string;
+  owner: string;
+  createdBy: string;
+  name: string;
+  endpointType: EndpointType;
+  status: EndpointStatus;
+  statusReason: string | null;
+  spec: EndpointSpec;
+  /** Goes up by one on every write; writes that name an older version fail (optimistic concurrency). */
+  version: number;
+  createdAt: string;
+  lastUpdatedAt: string;
+}
+
+export interface EndpointListQuery {
+  owner: string;
+  name?: string | undefined;
+  orderBy?: EndpointOrderBy | undefined;
+}
+
+export interface BundleListQuery {
+  owner: string;
+  name?: string | undefined;
+  orderBy?: "newest" | "oldest" | undefined;
+}
+
+/** The fields of an endpoint a write may change. */
+export type EndpointChanges = Partial<Pick<EndpointRecord, "status" | "statusReason" | "spec">>;
+
+export interface Store {
+  readonly capabilities: StoreCapabilities;
+  /** Opens connections and applies pending migrations (under a lock where the engine has one). */
+  ready(): Promise<void>;
+  close(): Promise<void>;
+
+  insertKey(key: KeyRecord): Promise<void>;
+  /** The key with this hash, revoked or not. */
+  findKeyByHash(hash: string): Promise<KeyRecord | undefined>;
+  listKeys(): Promise<KeyRecord[]>;
+  /** Marks the key revoked; false when no key has that id or prefix. */
+  revokeKey(idOrPrefix: string, at: string): Promise<boolean>;
+  /** Records use at most once a minute per key (callers may call on every request). */
+  touchKey(id: string, at: string): Promise<void>;
+
+  insertBundle(bundle: BundleRecord): Promise<void>;
+  getBundle(id: string): Promise<BundleRecord | undefined>;
+  /** The newest bundle of that name owned by `owner`. */
+  latestBundle(owner: string, name: string): Promise<BundleRecord | undefined>;
+  listBundles(query: BundleListQuery): Promise<BundleRecord[]>;
+
+  /** Inserts; throws `already_exists` LaunchError when the owner has an endpoint of that name. */
+  insertEndpoint(endpoint: EndpointRecord): Promise<void>;
+  getEndpoint(id: string): Promise<EndpointRecord | undefined>;
+  findEndpointByName(owner: string, name: string): Promise<EndpointRecord | undefined>;
+  listEndpoints(query: EndpointListQuery): Promise<EndpointRecord[]>;
+  /** Every endpoint of every owner (for the controller). */
+  listAllEndpoints(): Promise<EndpointRecord[]>;
+  /**
+   * Applies `changes` when the stored version is `expectedVersion`; returns the new record, or undefined
+   * when the endpoint is gone or was changed by someone else (the caller re-reads and decides).
+   */
+  updateEndpoint(
+    id: string,
+    expectedVersion: number,
+    changes: EndpointChanges,
+    at: string,
+  ): Promise<EndpointRecord | undefined>;
+  /** Removes the record; false when it was not there. */
+  deleteEndpoint(id: string): Promise<boolean>;
+}
