@@ -3,6 +3,8 @@ import { authenticate } from "../services/keys.js";
 import type { GatewayDeps } from "./deps.js";
 import { errorHandler } from "./errors.js";
 import "./principal.js";
+import { bundleRoutes } from "./routes/bundles.js";
+import { endpointRoutes } from "./routes/endpoints.js";
 import { healthRoutes } from "./routes/health.js";
 
 /** Prefix the Python client uses with `use_path_with_custom_endpoint=True`; every route answers under it too. */
@@ -51,5 +53,7 @@ export async function buildGateway(deps: GatewayDeps): Promise<FastifyInstance> 
   });
 
   await app.register(healthRoutes, { deps });
+  await app.register(bundleRoutes, { deps });
+  await app.register(endpointRoutes, { deps });
   return app;
 }
