@@ -130,8 +130,12 @@ export interface Store {
   insertKey(key: KeyRecord): Promise<void>;
   /** The key with this hash, revoked or not. */
   findKeyByHash(hash: string): Promise<KeyRecord | undefined>;
+  /** Every key, revoked or not, oldest first. */
   listKeys(): Promise<KeyRecord[]>;
-  /** Marks the key revoked; false when no key has that id or prefix. */
+  /**
+   * Marks the key revoked (a key revoked earlier keeps its first `revokedAt`); false when no key has that
+   * id or displayed prefix. Throws `bad_request` when the prefix matches several keys (revoke by id then).
+   */
   revokeKey(idOrPrefix: string, at: string): Promise<boolean>;
   /** Records use at most once a minute per key (callers may call on every request). */
   touchKey(id: string, at: string): Promise<void>;
@@ -140,14 +144,16 @@ export interface Store {
   getBundle(id: string): Promise<BundleRecord | undefined>;
   /** The newest bundle of that name owned by `owner`. */
   latestBundle(owner: string, name: string): Promise<BundleRecord | undefined>;
+  /** The owner's bundles, filtered by exact name when given; `newest` first unless `orderBy: "oldest"`. */
   listBundles(query: BundleListQuery): Promise<BundleRecord[]>;
 
   /** Inserts; throws `already_exists` LaunchError when the owner has an endpoint of that name. */
   insertEndpoint(endpoint: EndpointRecord): Promise<void>;
   getEndpoint(id: string): Promise<EndpointRecord | undefined>;
   findEndpointByName(owner: string, name: string): Promise<EndpointRecord | undefined>;
+  /** The owner's endpoints, filtered by exact name when given; `newest` first unless `orderBy` says otherwise. */
   listEndpoints(query: EndpointListQuery): Promise<EndpointRecord[]>;
-  /** Every endpoint of every owner (for the controller). */
+  /** Every endpoint of every owner, oldest first (for the controller). */
   listAllEndpoints(): Promise<EndpointRecord[]>;
   /**
    * Applies `changes` when the stored version is `expectedVersion`; returns the new record, or undefined
