@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { LaunchError } from "@launch/protocol";
@@ -53,6 +53,16 @@ export class SecretsBox {
     return Buffer.concat([decipher.update(Buffer.from(ciphertext, "base64url")), decipher.final()]).toString(
       "utf8",
     );
+  }
+
+  /**
+   * A 32-byte key for another purpose (signing upload URLs, ...), derived from this box's key with HKDF,
+   * so one configured secret serves every purpose without reusing the same key twice.
+   *
+   * @example const signingKey = box.deriveKey("upload-url");
+   */
+  deriveKey(purpose: string): Buffer {
+    return Buffer.from(hkdfSync("sha256", this.#key, Buffer.alloc(0), `launch:${purpose}`, 32));
   }
 
   /** Seals a JSON value. */
