@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { ArtifactStore } from "../artifacts/port.js";
 import type { LaunchConfig } from "../config/schema.js";
 import type { SecretsBox } from "../domain/secrets-box.js";
+import type { Orchestrator } from "../orchestration/port.js";
 import type { Store } from "../store/port.js";
 
 /** Everything the gateway's routes and services need, built once by the composition root. */
@@ -10,7 +11,13 @@ export interface GatewayDeps {
   store: Store;
   artifacts: ArtifactStore;
   secrets: SecretsBox;
+  /** Turns endpoints' desired state into workers and reports worker counts. */
+  orchestrator: Orchestrator;
   /** The current time; tests may replace it. */
   now: () => Date;
+  /** The gateway's logger (pino); routes prefer `request.log`, which carries the request id. */
   log: FastifyBaseLogger;
 }
+
+/** What the composition root hands to `buildGateway`; the gateway adds its own logger. */
+export type GatewayServices = Omit<GatewayDeps, "log">;

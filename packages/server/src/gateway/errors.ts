@@ -9,9 +9,7 @@ export function toLaunchError(error: unknown, bodyLimit: number): LaunchError {
   if (isLaunchError(error)) return error;
   const fe = error as FastifyError & { validation?: AjvIssue[]; validationContext?: string };
   if (Array.isArray(fe.validation)) {
-    return LaunchError.validation(
-      fe.validation.map((issue) => fromAjv(issue, fe.validationContext ?? "body")),
-    );
+    return LaunchError.validation(issuesFromAjv(fe.validation, fe.validationContext ?? "body"));
   }
   switch (fe.code) {
     case "FST_ERR_CTP_BODY_TOO_LARGE":
@@ -21,9 +19,7 @@ export function toLaunchError(error: unknown, bodyLimit: number): LaunchError {
       );
     case "FST_ERR_CTP_INVALID_JSON_BODY":
     case "FST_ERR_CTP_EMPTY_JSON_BODY":
-      return LaunchError.validation([
-        { loc: ["body"], msg: `Request body is not valid JSON: ${fe.message}`, type: "json_invalid" },
-      ]);
+      return LaunchError.validation([{ loc: ["body"], msg: fe.message, type: "json_invalid" }]);
     case "FST_ERR_CTP_INVALID_MEDIA_TYPE":
       return new LaunchError(
         "bad_request",
@@ -36,11 +32,39 @@ export function toLaunchError(error: unknown, bodyLimit: number): LaunchError {
   return new LaunchError("internal", "Internal server error", { cause: error });
 }
 
-interface AjvIssue {
+export interface AjvIssue {
   instancePath: string;
   keyword: string;
   message?: string;
   params: Record<string, unknown>;
+  /** Present because the gateway's Ajv runs with `verbose: true`. */
+  parentSchema?: unknown;
+}
+
+/** The values a discriminated union accepts for its tag, read from the schema's `oneOf` branches. */
+function variantTags(schema: unknown, tag: string): string[] {
+  const branches =
+    (schema as { oneOf?: { properties?: Record<string, { const?: unknown }> }[] })?.oneOf ?? [];
+  return branches.map((b) => b.properties?.[tag]?.const).filter((v): v is string => typeof v === "string");
+}
+
+/**
+ * Ajv's errors as the reference's 422 entries: one per field and kind (a missing union tag is reported
+ * once, not by both `required` and `discriminator`), without the `if` wrapper errors of conditional
+ * schemas (their `then` errors already name the field).
+ */
+export function issuesFromAjv(errors: AjvIssue[], context: string): ValidationIssue[] {
+  const seen = new Set<string>();
+  const out: ValidationIssue[] = [];
+  for (const error of errors) {
+    if (error.keyword === "if") continue;
+    const issue = fromAjv(error, context);
+    const id = JSON.stringify([issue.loc, issue.type]);
+    if (seen.has(id)) continue;
+    seen.add(id);
+    out.push(issue);
+  }
+  return out;
 }
 
 function fromAjv(issue: AjvIssue, context: string): ValidationIssue {
@@ -65,6 +89,25 @@ function fromAjv(issue: AjvIssue, context: string): ValidationIssue {
         msg: `Extra field not permitted: ${String(issue.params.additionalProperty)}`,
         type: "extra_forbidden",
       };
+    case "discriminator": {
+      // `{flavor: ...}` unions: the tag is missing, not a string, or names no known variant.
+      const tag = String(issue.params.tag);
+      const tagValue = issue.params.tagValue;
+      const where = [...loc.slice(1), tag].join(".");
+      return issue.params.error === "mapping"
+        ? {
+            loc: [...loc, tag],
+            msg: `${where} is ${JSON.stringify(tagValue)}; expected one of: ${variantTags(issue.parentSchema, tag).join(", ")}`,
+            type: "union_tag_invalid",
+          }
+        : { loc: [...loc, tag], msg: `Field required: ${where} (a string)`, type: "missing" };
+    }
+    case "const":
+      return {
+        loc,
+        msg: `${field} must be ${JSON.stringify(issue.params.allowedValue)}`,
+        type: "literal_error",
+      };
     case "enum":
       return {
         loc,
@@ -72,7 +115,11 @@ function fromAjv(issue: AjvIssue, context: string): ValidationIssue {
         type: "enum",
       };
     case "type":
-      return { loc, msg: `${field} must be ${String(issue.params.type)}`, type: "type_error" };
+      return {
+        loc,
+        msg: `${field} must be ${String(issue.params.type).split(",").join(" or ")}`,
+        type: "type_error",
+      };
     default:
       return { loc, msg: `${field} ${issue.message ?? "is invalid"}`, type: "value_error" };
   }

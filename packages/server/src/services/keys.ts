@@ -80,6 +80,7 @@ export async function authenticate(
   config: Pick<LaunchConfig, "auth">,
   header: string | undefined,
   now = new Date(),
+  log?: { warn(details: object, message: string): void },
 ): Promise<Principal> {
   const key = keyFromAuthorization(header);
   if (key === undefined) {
@@ -96,6 +97,40 @@ export async function authenticate(
       headers: { "www-authenticate": "Basic" },
     });
   }
-  void store.touchKey(record.id, now.toISOString()).catch(() => {});
+  // Recording last use is best effort and must not slow or fail the request; failures are logged.
+  void store.touchKey(record.id, now.toISOString()).catch((error: unknown) => {
+    log?.warn({ err: error, keyId: record.id }, "could not record the API key's last use");
+  });
   return { userId: record.userId, teamId: record.teamId, role: record.role, keyId: record.id };
+}
+
+/** A key as `launch keys list` shows it: everything but the hash. */
+export type KeySummary = Omit<KeyRecord, "hash">;
+
+/**
+ * Every key in the store, oldest first, without hashes. Works on a store directly (no server needed).
+ *
+ * @example for (const key of await listKeys(store)) console.log(key.prefix, key.userId, key.teamId);
+ */
+export async function listKeys(store: Store): Promise<KeySummary[]> {
+  const records = await store.listKeys();
+  return records
+    .map(({ hash: _hash, ...summary }) => summary)
+    .sort((a, b) => (a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : 1));
+}
+
+/**
+ * Revokes a key by its id (`key_...`) or its prefix (the first characters `launch keys list` shows).
+ * Requests with it answer 401 from then on. Throws `not_found` when no key matches.
+ *
+ * @example await revokeKey(store, "key_01jdq9z6v4k3m8n2p5r7s9t1vw");
+ */
+export async function revokeKey(store: Store, idOrPrefix: string, now = new Date()): Promise<void> {
+  const target = idOrPrefix.trim();
+  if (target === "" || !(await store.revokeKey(target, now.toISOString()))) {
+    throw new LaunchError(
+      "not_found",
+      `No API key has the id or prefix ${JSON.stringify(target)}; see \`launch keys list\`.`,
+    );
+  }
 }

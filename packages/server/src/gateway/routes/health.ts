@@ -4,8 +4,20 @@ import type { GatewayDeps } from "../deps.js";
 /** `GET /healthz`, `/readyz`, `/healthcheck`: unauthenticated, 200 while the process serves. */
 export const healthRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app) => {
   for (const path of ["/healthz", "/readyz", "/healthcheck"]) {
-    app.get(path, { config: { public: true }, schema: { hide: true } as object }, async () => ({
-      status: "ok",
-    }));
+    app.get(
+      path,
+      {
+        config: { public: true },
+        schema: {
+          summary: "Health check",
+          tags: ["Health"],
+          security: [],
+          response: {
+            200: { type: "object", properties: { status: { type: "string", enum: ["ok"] } } },
+          },
+        },
+      },
+      async () => ({ status: "ok" }),
+    );
   }
 };

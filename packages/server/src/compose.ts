@@ -1,0 +1,107 @@
+/**
+ * The composition root: the one place that picks adapters from configuration and wires them into the
+ * gateway. Services and routes only see ports (`Store`, `ArtifactStore`) through `GatewayDeps`.
+ */
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { FastifyInstance, FastifyServerOptions } from "fastify";
+import { FilesystemArtifactStore } from "./artifacts/filesystem.js";
+import type { ArtifactStore } from "./artifacts/port.js";
+import type { LaunchConfig } from "./config/schema.js";
+import { SecretsBox } from "./domain/secrets-box.js";
+import { buildGateway } from "./gateway/app.js";
+import type { GatewayDeps } from "./gateway/deps.js";
+import { ImmediateOrchestrator } from "./orchestration/immediate.js";
+import { openStore } from "./store/open.js";
+import type { Store } from "./store/port.js";
+
+/** Somewhere JSON log lines can be written (a pino destination): stdout by default. */
+export interface LogDestination {
+  write(line: string): void;
+}
+
+export interface ComposeOptions {
+  logDestination?: LogDestination | undefined;
+  /** The clock; tests may replace it. */
+  now?: () => Date;
+}
+
+/** The built, not yet listening, server and everything it owns. */
+export interface Composition {
+  app: FastifyInstance;
+  deps: GatewayDeps;
+  /** Closes the gateway, then the artifact store and the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the server from configuration: creates the data directory, opens the store and the artifact
+ * store (`<dataDir>/artifacts`), the secrets box and the logger, and builds the gateway. On failure it
+ * closes whatever it had opened, so nothing is left half-open.
+ */
+export async function compose(config: LaunchConfig, options: ComposeOptions = {}): Promise<Composition> {
+  const dataDir = resolve(config.dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    const errors: unknown[] = [];
+    for (const close of closers.splice(0).reverse()) {
+      try {
+        await close();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw new AggregateError(errors, "closing the server failed");
+  };
+  try {
+    const secrets = SecretsBox.fromConfig({ secretsKey: config.secretsKey, dataDir });
+    const store: Store = await openStore(config);
+    closers.push(() => store.close());
+    const artifacts: ArtifactStore = new FilesystemArtifactStore(join(dataDir, "artifacts"));
+    await artifacts.ready();
+    closers.push(() => artifacts.close());
+    const now = options.now ?? (() => new Date());
+    // No workers run yet: the execution issue replaces this with an orchestrator of worker processes.
+    const orchestrator = new ImmediateOrchestrator({ store, now });
+    await orchestrator.ready();
+    closers.push(() => orchestrator.close());
+    const { app, deps } = await buildGateway(
+      { config, store, artifacts, secrets, orchestrator, now },
+      { logger: loggerOptions(config, options.logDestination) },
+    );
+    closers.push(() => app.close());
+    return { app, deps, close: closeAll };
+  } catch (error) {
+    await closeAll().catch(() => {});
+    throw error;
+  }
+}
+
+/**
+ * Pino options for the gateway: JSON lines at the configured level, the Authorization header redacted,
+ * upload tokens cut from logged URLs, and no request or response bodies.
+ */
+export function loggerOptions(
+  config: Pick<LaunchConfig, "logLevel">,
+  destination?: LogDestination,
+): FastifyServerOptions["logger"] {
+  return {
+    level: config.logLevel,
+    redact: { paths: ["req.headers.authorization", "headers.authorization"], censor: "[redacted]" },
+    serializers: {
+      req: (request: { method?: string; url?: string; ip?: string; host?: string }) => ({
+        method: request.method,
+        url: redactUrl(request.url),
+        host: request.host,
+        remoteAddress: request.ip,
+      }),
+    },
+    ...(destination ? { stream: destination } : {}),
+  };
+}
+
+/** Upload URLs carry their grant in the path; logs keep the route, not the grant. */
+function redactUrl(url: string | undefined): string | undefined {
+  return url?.replace(/(\/v1\/uploads\/)[^/?#]+/, "$1[redacted]");
+}
