@@ -6,6 +6,6 @@ export * from "./schemas/bundles.js";
 export * from "./schemas/common.js";
 export * from "./schemas/endpoints.js";
 export * from "./tasks.js";
-export * from "./worker-protocol.js";
 export type { Terminology } from "./terminology.js";
+export * from "./worker-protocol.js";
 export * from "./zip.js";
