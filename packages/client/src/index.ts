@@ -1,1 +1,35 @@
-export {};
+/**
+ * `@launch/client`: the TypeScript SDK of Launch, mirroring the Python client `scale-launch` 0.4 in
+ * camelCase. Arguments are camelCase option objects; results are the server's wire objects (snake_case,
+ * typed by `@launch/protocol`); endpoints are objects with `status()` and the wire view `modelEndpoint`.
+ *
+ * @example
+ * import { LaunchClient, PostInferenceHooks } from "@launch/client";
+ * const client = new LaunchClient({ apiKey: process.env.LAUNCH_API_KEY! });
+ * const endpoint = await client.createModelEndpoint({ endpointName: "demo", modelBundle: "test-bundle", endpointType: "async" });
+ */
+export type {
+  BundleFlavor,
+  BundleOrderBy,
+  BundleV2,
+  CallbackAuth,
+  CallbackAuthKind,
+  CallbackAuthView,
+  Endpoint,
+  EndpointOrderBy,
+  EndpointStatus,
+  EndpointType,
+  ErrorBody,
+  ErrorCode,
+  Quantity,
+  ValidationIssue,
+} from "@launch/protocol";
+export * from "./bundle-options.js";
+export * from "./client.js";
+export * from "./endpoint.js";
+export * from "./endpoint-options.js";
+export * from "./errors.js";
+export * from "./flavors.js";
+export * from "./hooks.js";
+export * from "./http.js";
+export * from "./upload.js";
