@@ -51,10 +51,7 @@ export interface WorkerInit {
   heartbeatMs: number;
 }
 
-export type ControllerMessage =
-  | WorkerInit
-  | { t: "tasks"; tasks: WorkerTask[] }
-  | { t: "drain" };
+export type ControllerMessage = WorkerInit | { t: "tasks"; tasks: WorkerTask[] } | { t: "drain" };
 
 export type WorkerMessage =
   | { t: "ready"; httpPort: number; pid: number }
