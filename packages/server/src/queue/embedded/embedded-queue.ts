@@ -1,0 +1,425 @@
+/**
+ * The embedded task queue: SQLite through better-sqlite3, in its own database file (`<dataDir>/queue.db`)
+ * so queue writes never wait on the control-plane store's writer. WAL with `synchronous=NORMAL`: a
+ * committed write survives a process crash (an OS crash or power loss may lose the last commits).
+ *
+ * Speed: every write goes through group commit (writes issued in one event-loop turn share a
+ * transaction); statements are prepared once; payloads and outputs are serialized once and stored as
+ * JSON text. Single process only (`multiProcess: false`): wake-ups of idle workers are in-process.
+ */
+
+import { randomUUID } from "node:crypto";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { LaunchError, type TaskStatus } from "@launch/protocol";
+import type BetterSqlite3 from "better-sqlite3";
+import { expiredMessage, leaseExpiredMessage } from "../messages.js";
+import type {
+  CompletionEffects,
+  FailOptions,
+  FailOutcome,
+  LeasedTask,
+  LeaseRequest,
+  NewTask,
+  QueueDepth,
+  SweepReport,
+  TaskError,
+  TaskQueue,
+  TaskQueueCapabilities,
+  TaskRecord,
+  TaskResult,
+} from "../port.js";
+import {
+  checkEffects,
+  checkError,
+  checkLeaseRequest,
+  checkLeaseTime,
+  checkNewTask,
+  checkResult,
+} from "../validate.js";
+import { GroupCommit } from "./group-commit.js";
+import { migrate } from "./migrations.js";
+import { prepareStatements, type Statements, type TaskRow } from "./statements.js";
+import { Tally } from "./tally.js";
+import { Waiters } from "./waiters.js";
+
+export interface EmbeddedTaskQueueOptions {
+  /** The SQLite file, e.g. `<dataDir>/queue.db`; its directory is created when missing. */
+  file: string;
+  /** How long finished tasks (and their results) are kept before `sweep` deletes them. */
+  resultRetentionMs: number;
+  /** The current time in epoch milliseconds; tests pass a controllable clock. Default `Date.now`. */
+  clock?: () => number;
+  /** Most writes committed in one transaction. Default 2,000. */
+  maxBatch?: number;
+  /** Most finished tasks one `sweep` deletes (the rest go on the next). Default 100,000. */
+  purgeLimit?: number;
+}
+
+/**
+ * Opens (lazily, in `ready`) an embedded task queue.
+ *
+ * @example
+ * const queue = new EmbeddedTaskQueue({ file: join(config.dataDir, "queue.db"), resultRetentionMs: 86_400_000 });
+ * await queue.ready();
+ */
+export class EmbeddedTaskQueue implements TaskQueue {
+  readonly capabilities: TaskQueueCapabilities = { multiProcess: false, notifiesWaiters: true };
+
+  private db: BetterSqlite3.Database | undefined;
+  private sql: Statements | undefined;
+  private writer: GroupCommit | undefined;
+  private opening: Promise<void> | undefined;
+  private closed = false;
+  private readonly waiters = new Waiters();
+  /** Queues that got work in the transaction being written; woken once it commits. */
+  private readonly toWake = new Set<string>();
+  /** Queued and in-flight counts, moved by each committed write. */
+  private readonly tally = new Tally();
+  private readonly clock: () => number;
+
+  constructor(private readonly options: EmbeddedTaskQueueOptions) {
+    this.clock = options.clock ?? Date.now;
+  }
+
+  ready(): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    this.opening ??= this.open();
+    return this.opening;
+  }
+
+  private async open(): Promise<void> {
+    const Database = await loadDriver();
+    mkdirSync(dirname(this.options.file), { recursive: true });
+    const db = new Database(this.options.file);
+    try {
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("busy_timeout = 5000");
+      migrate(db, this.options.file);
+      this.sql = prepareStatements(db);
+      this.tally.load(readDepths(this.sql));
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    this.db = db;
+    this.writer = new GroupCommit({
+      transaction: (body) => db.transaction(body).immediate(),
+      afterCommit: () => this.committed(),
+      afterRollback: () => this.rolledBack(),
+      ...(this.options.maxBatch === undefined ? {} : { maxBatch: this.options.maxBatch }),
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.opening?.catch(() => undefined);
+    try {
+      this.writer?.flushNow();
+    } finally {
+      this.waiters.closeAll();
+      this.db?.close();
+      this.db = undefined;
+    }
+  }
+
+  async enqueue(task: NewTask): Promise<TaskRecord> {
+    const payloadJson = checkNewTask(task);
+    const createdAt = this.clock();
+    const inserted = await this.write((sql) => {
+      const { changes } = sql.insert.run(
+        task.id,
+        task.queue,
+        task.owner,
+        task.createdBy,
+        payloadJson,
+        task.maxAttempts,
+        createdAt,
+        task.expiresAt,
+      );
+      if (changes === 0) return false;
+      this.tally.add(task.queue, 1, 0);
+      this.noteWork(task.queue);
+      return true;
+    });
+    if (!inserted)
+      throw new LaunchError("conflict", `task ${task.id} already exists; task ids must be unique`);
+    return {
+      id: task.id,
+      queue: task.queue,
+      owner: task.owner,
+      createdBy: task.createdBy,
+      status: "PENDING",
+      attempts: 0,
+      maxAttempts: task.maxAttempts,
+      createdAt,
+      expiresAt: task.expiresAt,
+      startedAt: null,
+      finishedAt: null,
+      workerId: null,
+      leaseExpiresAt: null,
+      result: null,
+      error: null,
+    };
+  }
+
+  async lease(request: LeaseRequest): Promise<LeasedTask[]> {
+    checkLeaseRequest(request);
+    return this.write((sql) => {
+      const now = this.clock();
+      const rows = sql.leasable.all(request.queue, now, request.max) as LeasableRow[];
+      const leaseExpiresAt = now + request.leaseMs;
+      if (rows.length > 0) this.tally.add(request.queue, -rows.length, rows.length);
+      const leased: LeasedTask[] = new Array(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const row = rows[i]!;
+        const leaseToken = randomUUID();
+        sql.markLeased.run(leaseToken, leaseExpiresAt, request.workerId, now, row.seq);
+        leased[i] = {
+          id: row.id,
+          queue: request.queue,
+          owner: row.owner,
+          createdBy: row.created_by,
+          payload: JSON.parse(row.payload),
+          attempt: row.attempts + 1,
+          maxAttempts: row.max_attempts,
+          createdAt: row.created_at,
+          leaseToken,
+          leaseExpiresAt,
+        };
+      }
+      return leased;
+    });
+  }
+
+  async extendLease(taskId: string, leaseToken: string, leaseMs: number): Promise<boolean> {
+    checkLeaseTime(leaseMs);
+    return this.write((sql) => sql.extend.run(this.clock() + leaseMs, taskId, leaseToken).changes > 0);
+  }
+
+  async complete(
+    taskId: string,
+    leaseToken: string,
+    result: TaskResult,
+    effects?: CompletionEffects,
+  ): Promise<boolean> {
+    const outputJson = checkResult(result);
+    checkEffects(effects);
+    return this.write((sql) => {
+      const row = sql.complete.get(this.clock(), outputJson, result.statusCode, taskId, leaseToken) as
+        | { queue: string }
+        | undefined;
+      if (row) this.tally.add(row.queue, 0, -1);
+      return row !== undefined;
+    });
+  }
+
+  async fail(
+    taskId: string,
+    leaseToken: string,
+    error: TaskError,
+    options: FailOptions,
+  ): Promise<FailOutcome> {
+    checkError(error, options);
+    return this.write((sql) => {
+      const row = sql.fail.get({
+        retry: options.retry ? 1 : 0,
+        now: this.clock(),
+        message: error.message,
+        traceback: error.traceback,
+        statusCode: error.statusCode,
+        id: taskId,
+        token: leaseToken,
+      }) as { status: TaskStatus; queue: string } | undefined;
+      if (!row) return "lease_lost";
+      if (row.status === "PENDING") {
+        this.tally.add(row.queue, 1, -1);
+        this.noteWork(row.queue);
+        return "requeued";
+      }
+      this.tally.add(row.queue, 0, -1);
+      return "failed";
+    });
+  }
+
+  async release(taskId: string, leaseToken: string): Promise<boolean> {
+    return this.write((sql) => {
+      const row = sql.release.get(taskId, leaseToken) as { queue: string } | undefined;
+      if (!row) return false;
+      this.tally.add(row.queue, 1, -1);
+      this.noteWork(row.queue);
+      return true;
+    });
+  }
+
+  async revokeLeases(workerId: string): Promise<number> {
+    return this.write((sql) => {
+      const now = this.clock();
+      return sql.revoke.run(now, workerId, now).changes;
+    });
+  }
+
+  async get(taskId: string): Promise<TaskRecord | undefined> {
+    const row = this.statements().get.get(taskId) as TaskRow | undefined;
+    return row === undefined ? undefined : toRecord(row, this.clock());
+  }
+
+  async counts(queue: string): Promise<QueueDepth> {
+    this.statements();
+    return this.tally.get(queue);
+  }
+
+  async depths(): Promise<Map<string, QueueDepth>> {
+    this.statements();
+    return this.tally.all();
+  }
+
+  async waitForWork(queue: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.closed) return false;
+    if (this.statements().hasWork.get(queue, this.clock()) !== undefined) return true;
+    return this.waiters.wait(queue, timeoutMs, signal);
+  }
+
+  async sweep(now: number = this.clock()): Promise<SweepReport> {
+    const report = await this.write((sql) => {
+      const report: SweepReport = { requeued: 0, failed: 0, expired: 0, purged: 0 };
+      for (const row of sql.expiredLeases.all(now) as ExpiredLeaseRow[]) {
+        if (row.attempts < row.max_attempts) {
+          sql.requeue.run(row.seq);
+          this.tally.add(row.queue, 1, -1);
+          this.noteWork(row.queue);
+          report.requeued++;
+        } else {
+          sql.failExpired.run(now, leaseExpiredMessage(row.attempts), row.seq);
+          this.tally.add(row.queue, 0, -1);
+          report.failed++;
+        }
+      }
+      for (const { queue } of sql.expireQueued.all(now, expiredMessage(), now) as { queue: string }[]) {
+        this.tally.add(queue, -1, 0);
+        report.expired++;
+      }
+      return report;
+    });
+    // Deleting is done in chunks, each its own write, so a large purge never holds the event loop for long.
+    const cutoff = now - this.options.resultRetentionMs;
+    const limit = this.options.purgeLimit ?? 100_000;
+    while (report.purged < limit) {
+      const chunk = Math.min(PURGE_CHUNK, limit - report.purged);
+      const purged = await this.write((sql) => sql.purge.run(cutoff, chunk).changes);
+      report.purged += purged;
+      if (purged < chunk) break;
+    }
+    return report;
+  }
+
+  private write<T>(op: (sql: Statements) => T): Promise<T> {
+    if (this.closed) return Promise.reject(closedError());
+    const sql = this.statements();
+    return this.writer!.write(() => op(sql));
+  }
+
+  private statements(): Statements {
+    if (this.closed) throw closedError();
+    if (!this.sql) throw new Error("the task queue is not ready: call ready() first");
+    return this.sql;
+  }
+
+  private noteWork(queue: string): void {
+    if (this.waiters.has(queue)) this.toWake.add(queue);
+  }
+
+  private rolledBack(): void {
+    this.toWake.clear();
+    this.tally.rollback();
+  }
+
+  private committed(): void {
+    this.tally.commit();
+    if (this.toWake.size === 0) return;
+    const queues = [...this.toWake];
+    this.toWake.clear();
+    for (const queue of queues) this.waiters.wake(queue);
+  }
+}
+
+/** Finished tasks deleted per transaction by the sweep (about 1–2 ms of work each). */
+const PURGE_CHUNK = 2_000;
+
+interface LeasableRow {
+  seq: number;
+  id: string;
+  owner: string;
+  created_by: string;
+  payload: string;
+  attempts: number;
+  max_attempts: number;
+  created_at: number;
+}
+
+interface ExpiredLeaseRow {
+  seq: number;
+  queue: string;
+  attempts: number;
+  max_attempts: number;
+}
+
+/** Queued and in-flight tasks per queue, counted in the table. */
+function readDepths(sql: Statements): Map<string, QueueDepth> {
+  const depths = new Map<string, QueueDepth>();
+  for (const { queue, n } of sql.queuedByQueue.all() as { queue: string; n: number }[]) {
+    depths.set(queue, { queued: n, inFlight: 0 });
+  }
+  for (const { queue, n } of sql.inFlightByQueue.all() as { queue: string; n: number }[]) {
+    const depth = depths.get(queue);
+    if (depth) depth.inFlight = n;
+    else depths.set(queue, { queued: 0, inFlight: n });
+  }
+  return depths;
+}
+
+/** Loads better-sqlite3 only when this adapter is used (it is a native module). */
+async function loadDriver(): Promise<typeof BetterSqlite3> {
+  // A CommonJS module: Node hands it over as `default`; the type declarations describe `module.exports`.
+  const loaded = (await import("better-sqlite3")) as typeof BetterSqlite3 & {
+    default?: typeof BetterSqlite3;
+  };
+  return loaded.default ?? loaded;
+}
+
+function closedError(): Error {
+  return new Error("the task queue is closed");
+}
+
+function toRecord(row: TaskRow, now: number): TaskRecord {
+  // A task queued past its expiry is UNDEFINED at once, even before the sweep records it.
+  const expired = row.status === "PENDING" && row.expires_at !== null && row.expires_at <= now;
+  const status = expired ? "UNDEFINED" : row.status;
+  let error: TaskError | null = null;
+  if (expired) error = { message: expiredMessage(), traceback: null, statusCode: null };
+  else if (row.error_message !== null) {
+    error = { message: row.error_message, traceback: row.traceback, statusCode: row.status_code };
+  }
+  return {
+    id: row.id,
+    queue: row.queue,
+    owner: row.owner,
+    createdBy: row.created_by,
+    status,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    startedAt: row.started_at,
+    finishedAt: expired ? row.expires_at : row.finished_at,
+    workerId: row.worker_id,
+    leaseExpiresAt: status === "STARTED" ? row.lease_expires_at : null,
+    result:
+      status === "SUCCESS" && row.output !== null
+        ? { output: JSON.parse(row.output), statusCode: row.status_code ?? 200 }
+        : null,
+    error,
+  };
+}
