@@ -45,6 +45,11 @@ export type RuntimeKind = "node" | "runnable_image" | "python";
 export interface Runtime {
   readonly kind: RuntimeKind;
   /**
+   * The pid of the model's child process (also its process-group id) while it runs; undefined for
+   * in-process runtimes. A controller kills this group when the worker itself dies without cleaning up.
+   */
+  readonly pid?: number | undefined;
+  /**
    * Loads the model, or starts the child process and waits until it is healthy. Rejects with a
    * `RuntimeStartError` naming the reason (a module that fails to load, a missing command, the last
    * stderr lines of a child that exited, a readiness deadline that passed).

@@ -53,6 +53,11 @@ export interface RunnableImageRuntimeOptions {
   connections?: number;
   /** How many output lines `logs()` keeps. Default 1,000. */
   logLines?: number;
+  /**
+   * Called with each output line as it arrives (the child's stdout and stderr, and the runtime's own
+   * `[launch]` notes as "stdout"), besides keeping it for `logs()`. A worker forwards them to its output.
+   */
+  onLog?: (line: string, stream: "stdout" | "stderr") => void;
 }
 
 type State = "new" | "starting" | "ready" | "exited" | "stopping" | "stopped" | "failed";
@@ -342,10 +347,15 @@ export class RunnableImageRuntime implements Runtime {
   }
 
   private captureOutput(child: ChildProcess): void {
-    const out = lineSplitter((line) => this.output.push(line));
+    const onLog = this.options.onLog;
+    const out = lineSplitter((line) => {
+      this.output.push(line);
+      onLog?.(line, "stdout");
+    });
     const err = lineSplitter((line) => {
       this.output.push(line);
       this.stderrTail.push(line);
+      onLog?.(line, "stderr");
     });
     child.stdout?.setEncoding("utf8").on("data", (chunk: string) => out.write(chunk));
     child.stdout?.on("end", () => out.end());
@@ -432,7 +442,9 @@ export class RunnableImageRuntime implements Runtime {
   }
 
   private note(message: string): void {
-    this.output.push(`[launch] ${message}`);
+    const line = `[launch] ${message}`;
+    this.output.push(line);
+    this.options.onLog?.(line, "stdout");
   }
 }
 
