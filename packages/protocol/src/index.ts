@@ -5,6 +5,7 @@ export * from "./ids.js";
 export * from "./schemas/bundles.js";
 export * from "./schemas/common.js";
 export * from "./schemas/endpoints.js";
+export * from "./schemas/tasks.js";
 export * from "./tasks.js";
 export type { Terminology } from "./terminology.js";
 export * from "./worker-protocol.js";

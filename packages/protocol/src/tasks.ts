@@ -35,3 +35,8 @@ export interface SyncTaskResponse {
   traceback: string | null;
   status_code: number | null;
 }
+
+/** The answer to `POST /v1/async-tasks`, sent once the task is durable. */
+export interface AsyncTaskCreated {
+  task_id: string;
+}

@@ -54,7 +54,13 @@ export interface WorkerInit {
 export type ControllerMessage = WorkerInit | { t: "tasks"; tasks: WorkerTask[] } | { t: "drain" };
 
 export type WorkerMessage =
-  | { t: "ready"; httpPort: number; pid: number }
+  | {
+      t: "ready";
+      httpPort: number;
+      pid: number;
+      /** The process group of the runtime's own child (runnable images), so the controller can clean it up if the worker is killed. */
+      runtimePid?: number | null;
+    }
   | { t: "start_failed"; reason: string }
   | { t: "credit"; n: number }
   | { t: "results"; items: { id: string; token: string; outcome: TaskOutcome }[] }

@@ -9,9 +9,14 @@ import { FilesystemArtifactStore } from "./artifacts/filesystem.js";
 import type { ArtifactStore } from "./artifacts/port.js";
 import type { LaunchConfig } from "./config/schema.js";
 import { SecretsBox } from "./domain/secrets-box.js";
+import { LocalOrchestrator } from "./execution/local-orchestrator.js";
+import { QueueSweeper } from "./execution/sweeper.js";
 import { buildGateway } from "./gateway/app.js";
 import type { GatewayDeps } from "./gateway/deps.js";
 import { ImmediateOrchestrator } from "./orchestration/immediate.js";
+import type { Orchestrator } from "./orchestration/port.js";
+import { EmbeddedTaskQueue } from "./queue/embedded/embedded-queue.js";
+import type { TaskQueue } from "./queue/port.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/port.js";
 
@@ -30,14 +35,15 @@ export interface ComposeOptions {
 export interface Composition {
   app: FastifyInstance;
   deps: GatewayDeps;
-  /** Closes the gateway, then the artifact store and the store. */
+  /** Stops the queue sweeper, closes the gateway, the orchestrator, the task queue, the artifact store and the store. */
   close(): Promise<void>;
 }
 
 /**
- * Builds the server from configuration: creates the data directory, opens the store and the artifact
- * store (`<dataDir>/artifacts`), the secrets box and the logger, and builds the gateway. On failure it
- * closes whatever it had opened, so nothing is left half-open.
+ * Builds the server from configuration: creates the data directory, opens the store, the artifact
+ * store (`<dataDir>/artifacts`), the task queue (`<dataDir>/queue.db`, swept about once a second), the
+ * secrets box and the logger, and builds the gateway. On failure it closes whatever it had opened, so
+ * nothing is left half-open.
  */
 export async function compose(config: LaunchConfig, options: ComposeOptions = {}): Promise<Composition> {
   const dataDir = resolve(config.dataDir);
@@ -61,16 +67,33 @@ export async function compose(config: LaunchConfig, options: ComposeOptions = {}
     const artifacts: ArtifactStore = new FilesystemArtifactStore(join(dataDir, "artifacts"));
     await artifacts.ready();
     closers.push(() => artifacts.close());
+    const queue: TaskQueue = new EmbeddedTaskQueue({
+      file: join(dataDir, "queue.db"),
+      resultRetentionMs: config.resultRetentionSeconds * 1000,
+    });
+    closers.push(() => queue.close());
+    await queue.ready();
     const now = options.now ?? (() => new Date());
-    // No workers run yet: the execution issue replaces this with an orchestrator of worker processes.
-    const orchestrator = new ImmediateOrchestrator({ store, now });
-    await orchestrator.ready();
+    // `local`: worker processes on this machine; `none`: no workers (control plane only).
+    const local =
+      config.orchestration === "local"
+        ? new LocalOrchestrator({ config, store, queue, artifacts })
+        : undefined;
+    const orchestrator: Orchestrator = local ?? new ImmediateOrchestrator({ store, now });
     closers.push(() => orchestrator.close());
     const { app, deps } = await buildGateway(
-      { config, store, artifacts, secrets, orchestrator, now },
+      { config, store, artifacts, secrets, orchestrator, queue, now },
       { logger: loggerOptions(config, options.logDestination) },
     );
+    // Closers run in reverse: on close the gateway stops taking requests first, then the workers drain
+    // (their results still reach the queue), then the queue and the stores close.
     closers.push(() => app.close());
+    local?.useLog(app.log.child({ component: "controller" }));
+    await orchestrator.ready();
+    // Housekeeping of the queue: expired leases, expired tasks, old results.
+    const sweeper = new QueueSweeper({ queue, log: app.log.child({ component: "queue-sweeper" }) });
+    sweeper.start();
+    closers.push(() => sweeper.stop());
     return { app, deps, close: closeAll };
   } catch (error) {
     await closeAll().catch(() => {});

@@ -1,6 +1,7 @@
 import type { AddressInfo } from "node:net";
 import { type Composition, compose, type LogDestination } from "./compose.js";
 import type { LaunchConfig } from "./config/schema.js";
+import type { TaskQueue } from "./queue/port.js";
 import { createKey } from "./services/keys.js";
 import type { Store } from "./store/port.js";
 
@@ -11,6 +12,8 @@ export interface RunningServer {
   /** The configuration it runs with; `port` is the port it really listens on. */
   config: LaunchConfig;
   store: Store;
+  /** The task queue it serves (tests lease from it to play a worker). */
+  queue: TaskQueue;
   /** Stops accepting requests, lets running ones finish, then closes the store. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -66,7 +69,13 @@ export async function startServer(
     throw error;
   }
 
-  return { url, config: listening, store: deps.store, close: once(() => composition.close()) };
+  return {
+    url,
+    config: listening,
+    store: deps.store,
+    queue: deps.queue,
+    close: once(() => composition.close()),
+  };
 }
 
 /** Creates the first admin key when the store has none, and hands it to `report` (it is never shown again). */

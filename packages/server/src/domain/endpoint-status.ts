@@ -6,6 +6,7 @@
  *                  ▲    │                                │                                      │
  *                  │    └──────rollout failed(reason)────┴──────────▶ UPDATE_FAILED             │
  *                  └──── edited / restart (from any state but DELETE_IN_PROGRESS) ◀─────────────┘
+ *   READY ──workers failed(reason): they keep crashing──▶ UPDATE_FAILED
  *   delete requested (from any state) ──▶ DELETE_IN_PROGRESS ──▶ (record removed)
  * ```
  *
@@ -21,6 +22,8 @@ export type EndpointEvent =
   | { type: "rollout_started" }
   | { type: "rollout_succeeded" }
   | { type: "rollout_failed"; reason: string }
+  /** A READY endpoint's workers keep crashing; the controller stops restarting them. */
+  | { type: "workers_failed"; reason: string }
   | { type: "delete_requested" };
 
 export type EndpointEventType = EndpointEvent["type"];
@@ -53,6 +56,7 @@ const TABLE: Record<EndpointEventType, { from: readonly From[]; to: EndpointStat
     to: "UPDATE_FAILED",
     verb: "fail a rollout of",
   },
+  workers_failed: { from: ["READY"], to: "UPDATE_FAILED", verb: "fail the workers of" },
   // Deleting twice is allowed, so that a delete that stopped halfway can be retried.
   delete_requested: { from: [...ALL_LIVE, "DELETE_IN_PROGRESS"], to: "DELETE_IN_PROGRESS", verb: "delete" },
 };
@@ -81,6 +85,6 @@ export function transition(from: From, event: EndpointEvent): EndpointStatusStat
   }
   return {
     status: rule.to,
-    statusReason: event.type === "rollout_failed" ? event.reason : null,
+    statusReason: event.type === "rollout_failed" || event.type === "workers_failed" ? event.reason : null,
   };
 }

@@ -7,8 +7,10 @@ import "./principal.js";
 import { registerDocs } from "./docs.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { bundleRoutes } from "./routes/bundles.js";
+import { endpointLogRoutes } from "./routes/endpoint-logs.js";
 import { endpointRoutes } from "./routes/endpoints.js";
 import { healthRoutes } from "./routes/health.js";
+import { taskRoutes } from "./routes/tasks.js";
 
 /** A 422 that says where the JSON breaks (Fastify's own error does not). */
 function invalidJson(body: string): LaunchError {
@@ -111,5 +113,7 @@ export async function buildGateway(
   await app.register(bundleRoutes, { deps });
   await app.register(artifactRoutes, { deps });
   await app.register(endpointRoutes, { deps });
+  await app.register(endpointLogRoutes, { deps });
+  await app.register(taskRoutes, { deps });
   return { app, deps };
 }

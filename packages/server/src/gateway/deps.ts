@@ -3,6 +3,7 @@ import type { ArtifactStore } from "../artifacts/port.js";
 import type { LaunchConfig } from "../config/schema.js";
 import type { SecretsBox } from "../domain/secrets-box.js";
 import type { Orchestrator } from "../orchestration/port.js";
+import type { TaskQueue } from "../queue/port.js";
 import type { Store } from "../store/port.js";
 
 /** Everything the gateway's routes and services need, built once by the composition root. */
@@ -13,6 +14,8 @@ export interface GatewayDeps {
   secrets: SecretsBox;
   /** Turns endpoints' desired state into workers and reports worker counts. */
   orchestrator: Orchestrator;
+  /** The durable queue of async tasks (one queue per endpoint, named by its id). */
+  queue: TaskQueue;
   /** The current time; tests may replace it. */
   now: () => Date;
   /** The gateway's logger (pino); routes prefer `request.log`, which carries the request id. */

@@ -1,6 +1,14 @@
+import { LaunchError } from "@launch/protocol";
 import { transition } from "../domain/endpoint-status.js";
 import type { Store } from "../store/port.js";
-import type { Orchestrator, OrchestratorCapabilities, ReconcileReason, WorkerCounts } from "./port.js";
+import type {
+  Orchestrator,
+  OrchestratorCapabilities,
+  ReconcileReason,
+  WorkerCounts,
+  WorkerLoan,
+  WorkerLogLine,
+} from "./port.js";
 
 /** Enough passes for pending → in progress → ready, plus a few lost races with concurrent edits. */
 const MAX_PASSES = 8;
@@ -43,6 +51,19 @@ export class ImmediateOrchestrator implements Orchestrator {
   async workerCounts(_endpointId: string): Promise<WorkerCounts> {
     // No worker processes exist yet: honest counts are zero (see the class comment).
     return { available: 0, unavailable: 0 };
+  }
+
+  async acquireWorker(endpointId: string): Promise<WorkerLoan> {
+    throw new LaunchError(
+      "unavailable",
+      `Model endpoint ${endpointId} has no workers: this server runs none (LAUNCH_ORCHESTRATION=none).`,
+    );
+  }
+
+  notifyWork(_endpointId: string): void {}
+
+  async logs(_endpointId: string, _tail: number): Promise<WorkerLogLine[]> {
+    return [];
   }
 
   async close(): Promise<void> {}

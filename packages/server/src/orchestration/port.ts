@@ -19,6 +19,23 @@ export interface WorkerCounts {
   unavailable: number;
 }
 
+/** A ready worker lent to one sync or streaming request; call `release` when the request ends. */
+export interface WorkerLoan {
+  workerId: string;
+  /** Base URL of the worker's HTTP port, e.g. `http://127.0.0.1:41234`. */
+  url: string;
+  release(): void;
+}
+
+/** One line of worker output (`GET /v1/model-endpoints/{id}/logs`). */
+export interface WorkerLogLine {
+  worker_id: string;
+  /** ISO 8601. */
+  time: string;
+  stream: "stdout" | "stderr";
+  line: string;
+}
+
 /** What an orchestrator can do; core code asks for capabilities, never for the adapter's kind. */
 export interface OrchestratorCapabilities {
   /** The orchestrator starts real worker processes (false for `immediate`). */
@@ -45,6 +62,16 @@ export interface Orchestrator {
   remove(endpointId: string): Promise<void>;
   /** How many workers the endpoint has right now. */
   workerCounts(endpointId: string): Promise<WorkerCounts>;
+  /**
+   * A ready worker of the endpoint for one sync or streaming request: the least busy one. When none is
+   * ready it waits (asking for one to start if the endpoint may scale) and rejects with an `unavailable`
+   * LaunchError (503) when none becomes ready within `timeoutMs`.
+   */
+  acquireWorker(endpointId: string, timeoutMs: number, signal?: AbortSignal): Promise<WorkerLoan>;
+  /** Async work arrived for the endpoint: a hint to scale up (from zero) without waiting for the next tick. */
+  notifyWork(endpointId: string): void;
+  /** The endpoint's most recent worker output, oldest first. */
+  logs(endpointId: string, tail: number): Promise<WorkerLogLine[]>;
   /** Stops background work (and, for adapters that run them, the workers this process owns). */
   close(): Promise<void>;
 }

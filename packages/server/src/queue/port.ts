@@ -30,6 +30,11 @@
  */
 import type { TaskStatus } from "@launch/protocol";
 
+/** Whether a task has finished for good: SUCCESS, FAILURE or UNDEFINED (expired). */
+export function isFinished(status: TaskStatus): boolean {
+  return status === "SUCCESS" || status === "FAILURE" || status === "UNDEFINED";
+}
+
 /** What an adapter can do; core code asks for capabilities, never for the adapter's kind. */
 export interface TaskQueueCapabilities {
   /** Several server processes (gateways, controllers on other hosts) may share this queue. */
@@ -44,7 +49,7 @@ export interface NewTask {
   id: string;
   /** The queue: the id of the endpoint that runs the task. */
   queue: string;
-  /** The team that owns the task (and its endpoint). */
+  /** The team that submitted the task and may read it (the endpoint's team, or any team with `public_inference`). */
   owner: string;
   /** The user who submitted it. */
   createdBy: string;
@@ -224,6 +229,18 @@ export interface TaskQueue {
    * a hint, not a reservation: another worker may lease the task first.
    */
   waitForWork(queue: string, timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+
+  /**
+   * Waits for a task to finish (SUCCESS, FAILURE or UNDEFINED), for long polls such as
+   * `GET /v1/async-tasks/{id}?wait=`. Resolves with the record at once when it is already finished (or
+   * undefined when the task is unknown), else as soon as the write that finishes it has committed, else,
+   * when `timeoutMs` passes or `signal` aborts, with the record as it is then. A queued task that expires
+   * counts as finished when the sweep records it (or when the record read at the end shows it UNDEFINED).
+   * When the queue closes meanwhile, resolves with the record last read.
+   *
+   * @example const record = await queue.waitForFinish(taskId, 30_000, request.signal);
+   */
+  waitForFinish(taskId: string, timeoutMs: number, signal?: AbortSignal): Promise<TaskRecord | undefined>;
 
   /**
    * Housekeeping, run by the controller about once a second: expired leases go back to PENDING, or to

@@ -553,6 +553,95 @@ export function describeTaskQueue(
       });
     });
 
+    describe("waitForFinish", () => {
+      /** Longer than any test may run: a wait that is not woken fails the test by its timeout. */
+      const FOREVER = 3_600_000;
+      const boom = { message: "ValueError: boom", traceback: "Traceback ...", statusCode: 500 };
+
+      it("answers at once for a finished task, and undefined for an unknown one", async () => {
+        const t = await q.enqueue(task());
+        const leased = await leaseOne();
+        await q.complete(t.id, leased.leaseToken, { output: 7, statusCode: 200 });
+        expect(await q.waitForFinish(t.id, FOREVER)).toMatchObject({
+          id: t.id,
+          status: "SUCCESS",
+          result: { output: 7, statusCode: 200 },
+        });
+        expect(await q.waitForFinish("tsk_unknown", FOREVER)).toBeUndefined();
+      });
+
+      it("wakes as soon as the task completes", async () => {
+        const t = await q.enqueue(task());
+        const leased = await leaseOne();
+        const waiting = q.waitForFinish(t.id, FOREVER);
+        await q.complete(t.id, leased.leaseToken, { output: { y: 1 }, statusCode: 200 });
+        expect(await waiting).toMatchObject({ status: "SUCCESS", result: { output: { y: 1 } } });
+      });
+
+      it("wakes on a final failure, but not on a failed attempt that is retried", async () => {
+        const t = await q.enqueue(task({ maxAttempts: 2 }));
+        const retried = q.waitForFinish(t.id, 30);
+        expect(await q.fail(t.id, (await leaseOne()).leaseToken, boom, { retry: true })).toBe("requeued");
+        expect(await retried).toMatchObject({ status: "PENDING", attempts: 1 });
+        const failing = q.waitForFinish(t.id, FOREVER);
+        expect(await q.fail(t.id, (await leaseOne()).leaseToken, boom, { retry: true })).toBe("failed");
+        expect(await failing).toMatchObject({ status: "FAILURE", error: boom });
+      });
+
+      it("wakes when the sweep fails a task whose last lease expired, or expires a queued task", async () => {
+        const crashed = await q.enqueue(task({ maxAttempts: 1 }));
+        await leaseOne();
+        const stale = await q.enqueue(task({ expiresAt: START + LEASE }));
+        const onCrash = q.waitForFinish(crashed.id, FOREVER);
+        const onExpiry = q.waitForFinish(stale.id, FOREVER);
+        advance(LEASE);
+        expect(await q.sweep(time)).toMatchObject({ failed: 1, expired: 1 });
+        const failed = await onCrash;
+        expect(failed).toMatchObject({ status: "FAILURE" });
+        expect(failed?.error?.message).toBe(leaseExpiredMessage(1));
+        const expired = await onExpiry;
+        expect(expired).toMatchObject({ status: "UNDEFINED", result: null });
+        expect(expired?.error?.message).toContain("task_expires_seconds");
+      });
+
+      it("answers with the task as it is when the wait times out or is aborted", async () => {
+        const t = await q.enqueue(task());
+        expect(await q.waitForFinish(t.id, 20)).toMatchObject({ status: "PENDING", result: null });
+        await leaseOne("end_a", "w9");
+        expect(await q.waitForFinish(t.id, 20)).toMatchObject({ status: "STARTED", workerId: "w9" });
+        const controller = new AbortController();
+        const aborted = q.waitForFinish(t.id, FOREVER, controller.signal);
+        controller.abort();
+        expect(await aborted).toMatchObject({ status: "STARTED" });
+      });
+
+      it("reports a task queued past its expiry as UNDEFINED even before the sweep records it", async () => {
+        const t = await q.enqueue(task({ expiresAt: START + 1_000 }));
+        advance(1_000);
+        expect(await q.waitForFinish(t.id, FOREVER)).toMatchObject({ status: "UNDEFINED" });
+      });
+
+      it("wakes every waiter of the task, and only them", async () => {
+        const t = await q.enqueue(task());
+        const other = await q.enqueue(task());
+        const leased = await q.lease({ queue: "end_a", workerId: "w1", max: 2, leaseMs: LEASE });
+        const first = q.waitForFinish(t.id, FOREVER);
+        const second = q.waitForFinish(t.id, FOREVER);
+        const unrelated = q.waitForFinish(other.id, 30);
+        await q.complete(t.id, leased[0]!.leaseToken, { output: 1, statusCode: 200 });
+        expect((await first)?.status).toBe("SUCCESS");
+        expect((await second)?.status).toBe("SUCCESS");
+        expect((await unrelated)?.status).toBe("STARTED");
+      });
+
+      it("stops waiting when the queue closes, with the task as last read", async () => {
+        const t = await q.enqueue(task());
+        const closing = q.waitForFinish(t.id, FOREVER);
+        q = await subject.reopen();
+        expect(await closing).toMatchObject({ id: t.id, status: "PENDING" });
+      });
+    });
+
     describe("durability", () => {
       it("keeps queued, running and finished tasks across a restart", async () => {
         const done = await q.enqueue(task());

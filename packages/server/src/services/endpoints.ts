@@ -20,7 +20,8 @@ import {
 } from "@launch/protocol";
 import { transition } from "../domain/endpoint-status.js";
 import type { SecretsBox } from "../domain/secrets-box.js";
-import type { Orchestrator } from "../orchestration/port.js";
+import type { Orchestrator, WorkerLogLine } from "../orchestration/port.js";
+import type { TaskQueue } from "../queue/port.js";
 import type { BundleRecord, EndpointChanges, EndpointRecord, Store } from "../store/port.js";
 import { sealCallbackAuth } from "./callback-auth.js";
 import { checkCreateRequest, checkUpdateRequest } from "./endpoint-validation.js";
@@ -30,6 +31,8 @@ export interface EndpointServiceDeps {
   store: Store;
   secrets: SecretsBox;
   orchestrator: Orchestrator;
+  /** For `num_queued_items` (the queue keeps its counts in memory, so this costs nothing). */
+  queue: Pick<TaskQueue, "counts">;
   now: () => Date;
 }
 
@@ -53,7 +56,7 @@ const WRITE_ATTEMPTS = 5;
  * The endpoint use cases behind `/v1/model-endpoints`.
  *
  * @example
- * const endpoints = new EndpointService({ store, secrets, orchestrator, now: () => new Date() });
+ * const endpoints = new EndpointService({ store, secrets, orchestrator, queue, now: () => new Date() });
  * const { endpoint_creation_task_id } = await endpoints.create({ userId: "u", teamId: "t" }, body);
  */
 export class EndpointService {
@@ -152,6 +155,12 @@ export class EndpointService {
     return { deleted: true };
   }
 
+  /** The most recent `tail` lines of the endpoint's worker output, oldest first [ext]. */
+  async logs(caller: Caller, endpointId: string, tail: number): Promise<{ logs: WorkerLogLine[] }> {
+    await this.#owned(caller, endpointId);
+    return { logs: await this.#deps.orchestrator.logs(endpointId, tail) };
+  }
+
   /** Replaces the endpoint's workers with the same spec; the endpoint goes through `UPDATE_PENDING` again. */
   async restart(caller: Caller, endpointId: string): Promise<{ restarted: true }> {
     await this.#write(caller, endpointId, async (current) => transition(current.status, { type: "restart" }));
@@ -215,13 +224,16 @@ export class EndpointService {
       bundle = this.#deps.store.getBundle(bundleId);
       bundles.set(bundleId, bundle);
     }
-    const [found, workers] = await Promise.all([bundle, this.#deps.orchestrator.workerCounts(record.id)]);
+    const [found, workers, depth] = await Promise.all([
+      bundle,
+      this.#deps.orchestrator.workerCounts(record.id),
+      this.#deps.queue.counts(record.id),
+    ]);
     return endpointView(record, {
       // Bundles are never deleted; an empty name would only show a store that lost one.
       bundleName: found?.name ?? "",
       workers,
-      // The durable task queue comes with the execution issue; until then nothing can be queued.
-      queuedItems: 0,
+      queuedItems: depth.queued,
     });
   }
 }

@@ -1,6 +1,7 @@
 /**
  * A real Launch server for tests: a fresh temporary data directory, port 0 on 127.0.0.1, silent logs
- * (set `LAUNCH_TEST_LOG=debug` to see them), and helpers to make keys and call routes.
+ * (set `LAUNCH_TEST_LOG=debug` to see them), and helpers to make keys and call routes. It runs no workers
+ * (`orchestration: "none"`) unless the test asks for `overrides: { orchestration: "local" }`.
  *
  * @example
  * const server = await startTestServer();
@@ -13,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../config/load.js";
 import { type ConfigOverrides, type LaunchConfig, SETTINGS } from "../config/schema.js";
+import type { TaskQueue } from "../queue/port.js";
 import { type RunningServer, startServer } from "../server.js";
 import { createKey } from "../services/keys.js";
 import type { KeyRole, Store } from "../store/port.js";
@@ -24,6 +26,8 @@ export interface TestServer {
   config: LaunchConfig;
   /** The store the server runs on (a new instance after `restart()`). */
   store: Store;
+  /** The task queue the server runs on (a new instance after `restart()`); lease from it to play a worker. */
+  queue: TaskQueue;
   /** The admin key created on first start in `keys` mode; undefined in `open` mode. */
   adminKey: string | undefined;
   /** JSON log lines written so far, when started with `captureLogs`; empty otherwise. */
@@ -93,6 +97,8 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
         host: "127.0.0.1",
         logLevel: baseLevel,
         auth: options.auth ?? "keys",
+        // Control-plane tests use bundles that do not run; tests of real workers pass `orchestration: "local"`.
+        orchestration: "none",
         ...options.overrides,
         dataDir,
         port,
@@ -127,6 +133,9 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
     },
     get store() {
       return running.store;
+    },
+    get queue() {
+      return running.queue;
     },
     get adminKey() {
       return adminKey;

@@ -44,6 +44,7 @@ export const endpointRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (
     store: deps.store,
     secrets: deps.secrets,
     orchestrator: deps.orchestrator,
+    queue: deps.queue,
     now: deps.now,
   });
 

@@ -14,20 +14,21 @@ import { dirname } from "node:path";
 import { LaunchError, type TaskStatus } from "@launch/protocol";
 import type BetterSqlite3 from "better-sqlite3";
 import { expiredMessage, leaseExpiredMessage } from "../messages.js";
-import type {
-  CompletionEffects,
-  FailOptions,
-  FailOutcome,
-  LeasedTask,
-  LeaseRequest,
-  NewTask,
-  QueueDepth,
-  SweepReport,
-  TaskError,
-  TaskQueue,
-  TaskQueueCapabilities,
-  TaskRecord,
-  TaskResult,
+import {
+  type CompletionEffects,
+  type FailOptions,
+  type FailOutcome,
+  isFinished,
+  type LeasedTask,
+  type LeaseRequest,
+  type NewTask,
+  type QueueDepth,
+  type SweepReport,
+  type TaskError,
+  type TaskQueue,
+  type TaskQueueCapabilities,
+  type TaskRecord,
+  type TaskResult,
 } from "../port.js";
 import {
   checkEffects,
@@ -72,8 +73,12 @@ export class EmbeddedTaskQueue implements TaskQueue {
   private opening: Promise<void> | undefined;
   private closed = false;
   private readonly waiters = new Waiters();
+  /** Long polls waiting for tasks to finish, by task id. */
+  private readonly finishWaiters = new Waiters();
   /** Queues that got work in the transaction being written; woken once it commits. */
   private readonly toWake = new Set<string>();
+  /** Tasks finished by the transaction being written that someone waits for; woken once it commits. */
+  private readonly finished = new Set<string>();
   /** Queued and in-flight counts, moved by each committed write. */
   private readonly tally = new Tally();
   private readonly clock: () => number;
@@ -120,6 +125,7 @@ export class EmbeddedTaskQueue implements TaskQueue {
       this.writer?.flushNow();
     } finally {
       this.waiters.closeAll();
+      this.finishWaiters.closeAll();
       this.db?.close();
       this.db = undefined;
     }
@@ -211,8 +217,10 @@ export class EmbeddedTaskQueue implements TaskQueue {
       const row = sql.complete.get(this.clock(), outputJson, result.statusCode, taskId, leaseToken) as
         | { queue: string }
         | undefined;
-      if (row) this.tally.add(row.queue, 0, -1);
-      return row !== undefined;
+      if (!row) return false;
+      this.tally.add(row.queue, 0, -1);
+      this.noteFinished(taskId);
+      return true;
     });
   }
 
@@ -240,6 +248,7 @@ export class EmbeddedTaskQueue implements TaskQueue {
         return "requeued";
       }
       this.tally.add(row.queue, 0, -1);
+      this.noteFinished(taskId);
       return "failed";
     });
   }
@@ -262,8 +271,7 @@ export class EmbeddedTaskQueue implements TaskQueue {
   }
 
   async get(taskId: string): Promise<TaskRecord | undefined> {
-    const row = this.statements().get.get(taskId) as TaskRow | undefined;
-    return row === undefined ? undefined : toRecord(row, this.clock());
+    return this.read(taskId);
   }
 
   async counts(queue: string): Promise<QueueDepth> {
@@ -282,6 +290,18 @@ export class EmbeddedTaskQueue implements TaskQueue {
     return this.waiters.wait(queue, timeoutMs, signal);
   }
 
+  async waitForFinish(
+    taskId: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<TaskRecord | undefined> {
+    // Read and start waiting in the same turn: commits run in later turns, so none can slip in between.
+    const before = this.read(taskId);
+    if (before === undefined || isFinished(before.status)) return before;
+    await this.finishWaiters.wait(taskId, timeoutMs, signal);
+    return this.closed ? before : this.read(taskId);
+  }
+
   async sweep(now: number = this.clock()): Promise<SweepReport> {
     const report = await this.write((sql) => {
       const report: SweepReport = { requeued: 0, failed: 0, expired: 0, purged: 0 };
@@ -294,11 +314,14 @@ export class EmbeddedTaskQueue implements TaskQueue {
         } else {
           sql.failExpired.run(now, leaseExpiredMessage(row.attempts), row.seq);
           this.tally.add(row.queue, 0, -1);
+          this.noteFinished(row.id);
           report.failed++;
         }
       }
-      for (const { queue } of sql.expireQueued.all(now, expiredMessage(), now) as { queue: string }[]) {
+      const expired = sql.expireQueued.all(now, expiredMessage(), now) as { id: string; queue: string }[];
+      for (const { id, queue } of expired) {
         this.tally.add(queue, -1, 0);
+        this.noteFinished(id);
         report.expired++;
       }
       return report;
@@ -331,13 +354,28 @@ export class EmbeddedTaskQueue implements TaskQueue {
     if (this.waiters.has(queue)) this.toWake.add(queue);
   }
 
+  private read(taskId: string): TaskRecord | undefined {
+    const row = this.statements().get.get(taskId) as TaskRow | undefined;
+    return row === undefined ? undefined : toRecord(row, this.clock());
+  }
+
+  private noteFinished(taskId: string): void {
+    if (this.finishWaiters.has(taskId)) this.finished.add(taskId);
+  }
+
   private rolledBack(): void {
     this.toWake.clear();
+    this.finished.clear();
     this.tally.rollback();
   }
 
   private committed(): void {
     this.tally.commit();
+    if (this.finished.size > 0) {
+      const tasks = [...this.finished];
+      this.finished.clear();
+      for (const taskId of tasks) this.finishWaiters.wake(taskId);
+    }
     if (this.toWake.size === 0) return;
     const queues = [...this.toWake];
     this.toWake.clear();
@@ -361,6 +399,7 @@ interface LeasableRow {
 
 interface ExpiredLeaseRow {
   seq: number;
+  id: string;
   queue: string;
   attempts: number;
   max_attempts: number;

@@ -74,7 +74,7 @@ const SQL = {
   /** In-flight tasks per queue (at startup). */
   inFlightByQueue: `SELECT queue, count(*) AS n FROM tasks INDEXED BY tasks_leased WHERE status = 'STARTED' GROUP BY queue`,
   /** (now): leases past their deadline. */
-  expiredLeases: `SELECT seq, queue, attempts, max_attempts FROM tasks INDEXED BY tasks_leased
+  expiredLeases: `SELECT seq, id, queue, attempts, max_attempts FROM tasks INDEXED BY tasks_leased
        WHERE status = 'STARTED' AND lease_expires_at <= ?`,
   /** (seq): an expired lease goes back to the queue, keeping its place. */
   requeue: `UPDATE tasks SET status = 'PENDING', lease_token = NULL, lease_expires_at = NULL WHERE seq = ?`,
@@ -82,11 +82,11 @@ const SQL = {
   failExpired: `UPDATE tasks SET status = 'FAILURE', finished_at = ?, error_message = ?, traceback = NULL,
          status_code = NULL, lease_token = NULL, lease_expires_at = NULL
        WHERE seq = ?`,
-  /** (now, message, now) → their queues: queued tasks past their expiry become UNDEFINED. */
+  /** (now, message, now) → their ids and queues: queued tasks past their expiry become UNDEFINED. */
   expireQueued: `UPDATE tasks INDEXED BY tasks_pending_expiry SET status = 'UNDEFINED', finished_at = ?, error_message = ?,
          traceback = NULL, status_code = NULL
        WHERE status = 'PENDING' AND expires_at <= ?
-       RETURNING queue`,
+       RETURNING id, queue`,
   /** (cutoff, limit): finished tasks older than the retention. */
   purge: `DELETE FROM tasks WHERE seq IN (
          SELECT seq FROM tasks INDEXED BY tasks_finished WHERE finished_at <= ? LIMIT ?)`,

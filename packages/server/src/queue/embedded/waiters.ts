@@ -1,7 +1,8 @@
 /**
  * In-process wake-ups for idle workers: `wait(queue)` settles true when `wake(queue)` is called, false on
  * timeout, abort or `closeAll`. This is how the embedded queue lets workers find tasks within
- * milliseconds without polling.
+ * milliseconds without polling. The same class, keyed by task id, wakes long polls waiting for a task to
+ * finish (`waitForFinish`).
  */
 
 interface Waiter {
