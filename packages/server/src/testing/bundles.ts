@@ -9,8 +9,11 @@ import { zipFiles } from "@launch/protocol";
 import { fixturePath } from "@launch/worker";
 import type { TestServer } from "./server.js";
 
+/** What these helpers need of a server: a way to call its routes. */
+export type RouteCaller = Pick<TestServer, "request">;
+
 /** Uploads bytes through the upload route (as the Python client does) and returns the `s3://` location. */
-export async function uploadBytes(server: TestServer, key: string, bytes: Uint8Array): Promise<string> {
+export async function uploadBytes(server: RouteCaller, key: string, bytes: Uint8Array): Promise<string> {
   const grant = await server.request("POST", "/v1/hosted_inference/model_bundle_upload", { key, body: {} });
   if (grant.status !== 200)
     throw new Error(`upload grant failed: ${grant.status} ${JSON.stringify(grant.body)}`);
@@ -32,7 +35,7 @@ async function zipDirectory(dir: string): Promise<Uint8Array> {
   return zipFiles(entries);
 }
 
-async function createBundle(server: TestServer, key: string, body: unknown): Promise<string> {
+async function createBundle(server: RouteCaller, key: string, body: unknown): Promise<string> {
   const res = await server.request("POST", "/v2/model-bundles", { key, body });
   if (res.status !== 200) throw new Error(`bundle create failed: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.model_bundle_id as string;
@@ -40,7 +43,7 @@ async function createBundle(server: TestServer, key: string, body: unknown): Pro
 
 /** The document's model (`x + len(y)`) as a Node bundle; `streaming` picks its streaming predict. */
 export async function createNodeDocBundle(
-  server: TestServer,
+  server: RouteCaller,
   key: string,
   options: { name?: string; streaming?: boolean } = {},
 ): Promise<string> {
@@ -64,7 +67,7 @@ export async function createNodeDocBundle(
 
 /** A runnable-image bundle whose command runs one of the worker fixtures with this Node. */
 export async function createFixtureImageBundle(
-  server: TestServer,
+  server: RouteCaller,
   key: string,
   fixture: "doc-model-server.mjs" | "echo-server.mjs" | "crash.mjs" | "never-healthy.mjs",
   options: { name?: string; streaming?: boolean; readinessSeconds?: number } = {},
@@ -87,7 +90,7 @@ export async function createFixtureImageBundle(
 
 /** Creates an endpoint with small defaults and returns its id. */
 export async function createEndpoint(
-  server: TestServer,
+  server: RouteCaller,
   key: string,
   body: {
     name: string;
@@ -124,7 +127,7 @@ export async function createEndpoint(
 
 /** Polls the endpoint until `until` holds (or throws with its last view after `timeoutMs`). */
 export async function waitForEndpoint(
-  server: TestServer,
+  server: RouteCaller,
   key: string,
   id: string,
   until: (endpoint: Endpoint) => boolean,
@@ -149,7 +152,7 @@ export const readyWith =
 
 /** Submits an async task and returns its id. */
 export async function submitTask(
-  server: TestServer,
+  server: RouteCaller,
   key: string,
   endpointId: string,
   body: unknown,
@@ -171,7 +174,7 @@ export interface TaskBody {
 
 /** Waits (long-polling) until the task is finished and returns its response body. */
 export async function waitForTask(
-  server: TestServer,
+  server: RouteCaller,
   key: string,
   taskId: string,
   timeoutMs = 20_000,
