@@ -8,6 +8,8 @@ export const healthRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (ap
       path,
       {
         config: { public: true },
+        // Probes hit these every few seconds; their request lines would drown the log at info.
+        logLevel: "warn",
         schema: {
           summary: "Health check",
           tags: ["Health"],
