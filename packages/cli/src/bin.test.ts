@@ -16,7 +16,8 @@ describe("the built launch binary", () => {
     async () => {
       const { stdout } = await run(process.execPath, [bin, "--help"]);
       expect(stdout).toContain("Usage: launch");
-      for (const command of ["serve", "keys", "bundles", "endpoints"]) expect(stdout).toContain(command);
+      for (const command of ["serve", "keys", "bundles", "endpoints", "tasks"])
+        expect(stdout).toContain(command);
     },
   );
 

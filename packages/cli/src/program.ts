@@ -5,6 +5,7 @@ import { registerBundles } from "./commands/bundles.js";
 import { registerEndpoints } from "./commands/endpoints.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerServe } from "./commands/serve.js";
+import { registerTasks } from "./commands/tasks.js";
 import type { CliIo } from "./io.js";
 
 const { version } = createRequire(import.meta.url)("../package.json") as { version: string };
@@ -17,7 +18,7 @@ const { version } = createRequire(import.meta.url)("../package.json") as { versi
  */
 export function buildProgram(io: CliIo): Command {
   const program = new Command("launch")
-    .description("Launch: serve models behind the Launch REST API; manage keys, bundles and endpoints")
+    .description("Launch: serve models behind the Launch REST API; manage keys, bundles, endpoints and tasks")
     .version(version, "-V, --version")
     .exitOverride()
     .configureOutput({
@@ -29,5 +30,6 @@ export function buildProgram(io: CliIo): Command {
   registerKeys(program, io);
   registerBundles(program, io);
   registerEndpoints(program, io);
+  registerTasks(program, io);
   return program;
 }

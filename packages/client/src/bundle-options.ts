@@ -58,3 +58,29 @@ export interface CloneModelBundleWithChangesV2Options {
 
 /** A bundle given by name (the latest of that name), by id (`bun_...`), or as a bundle object. */
 export type ModelBundleRef = string | Pick<BundleV2, "id">;
+
+export interface CreateModelBundleFromDirsV2Options {
+  modelBundleName: string;
+  /** A directory packed at the root of the bundle: `model.mjs#loadModel` names `<baseDir>/model.mjs`. */
+  baseDir?: string | undefined;
+  /**
+   * Several directories, each packed under its own name as the Python client's `base_paths`:
+   * `my_model/model.mjs#loadModel` names `my_model/model.mjs`. Give `baseDir` or `baseDirs`, not both.
+   */
+  baseDirs?: string[] | undefined;
+  /** `module#export` of `loadModel(appConfig)`, e.g. `model.mjs#loadModel` (default export name `loadModel`). */
+  loadModelFnModulePath: string;
+  /** `module#export` of `loadPredictFn(model, appConfig)`, e.g. `model.mjs#loadPredictFn`. */
+  loadPredictFnModulePath: string;
+  /** npm packages the bundle needs (informational when `node_modules` is packed with it). */
+  requirements?: string[] | undefined;
+  /** Passed to `loadModel` and `loadPredictFn`; null when absent. */
+  appConfig?: Record<string, unknown> | null | undefined;
+  /** The Node version the bundle was written for (recorded on the bundle; default null). */
+  nodeVersion?: string | null | undefined;
+  metadata?: Record<string, unknown> | undefined;
+  /** JSON Schema of the request; uploaded with the response schema as the bundle's schema document. */
+  requestSchema?: Record<string, unknown> | undefined;
+  /** JSON Schema of the response. */
+  responseSchema?: Record<string, unknown> | undefined;
+}

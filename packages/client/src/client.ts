@@ -14,10 +14,14 @@ import type {
   CreateBundleV2Request,
   EndpointCreated,
   EndpointType,
+  TaskResponse,
+  ValidationIssue,
 } from "@launch/protocol";
-import { isId } from "@launch/protocol";
+import { isId, zipFiles } from "@launch/protocol";
+import { collectBundleFiles, modulePathOf } from "./bundle-dirs.js";
 import type {
   CloneModelBundleWithChangesV2Options,
+  CreateModelBundleFromDirsV2Options,
   CreateModelBundleFromRunnableImageV2Options,
   CreateModelBundleV2Options,
   CreateModelBundleV2Response,
@@ -49,7 +53,19 @@ import {
   ValidationError,
 } from "./errors.js";
 import type { ModelBundleFlavorInput } from "./flavors.js";
+import { EndpointResponseFuture } from "./future.js";
 import { type HttpMethod, HttpTransport, type RequestOptions } from "./http.js";
+import {
+  createAsyncTask,
+  type EndpointLogs,
+  type GetAsyncTaskOptions,
+  getAsyncTask,
+  getEndpointLogs,
+  runSyncTask,
+  type SyncTaskOptions,
+  streamTask,
+} from "./task-calls.js";
+import { type EndpointRequestInput, type EndpointResponse, toEndpointRequest } from "./tasks.js";
 import { type ArtifactUploader, uploadThroughServer } from "./upload.js";
 
 /** Where the SDK connects when no endpoint is given: a local `launch serve`. */
@@ -206,6 +222,68 @@ export class LaunchClient {
         ...(options.readinessInitialDelaySeconds === undefined
           ? {}
           : { readiness_initial_delay_seconds: options.readinessInitialDelaySeconds }),
+      },
+    });
+  }
+
+  /**
+   * Creates a Node bundle from local code [ext]: packs the directory (or directories) into a zip
+   * (keeping an installed `node_modules`, skipping `.git` and `node_modules/.cache`), uploads it and the
+   * request/response schemas through the server's upload URL, then creates a `zip_artifact` bundle with
+   * `framework_type: "node"`, in the Python client's order (artifact, schemas, create). The module
+   * paths are checked against the packed files first, so a typo uploads nothing.
+   *
+   * @example
+   * const { model_bundle_id } = await client.createModelBundleFromDirsV2({
+   *   modelBundleName: "test-bundle",
+   *   baseDir: "./doc-model",
+   *   loadModelFnModulePath: "model.mjs#loadModel",
+   *   loadPredictFnModulePath: "model.mjs#loadPredictFn",
+   * });
+   */
+  async createModelBundleFromDirsV2(
+    options: CreateModelBundleFromDirsV2Options,
+  ): Promise<CreateModelBundleV2Response> {
+    const entries = await collectBundleFiles(options);
+    const paths = new Set(entries.map((entry) => entry.path));
+    const issues: ValidationIssue[] = [];
+    for (const [option, field, ref] of [
+      ["loadModelFnModulePath", "load_model_fn_module_path", options.loadModelFnModulePath],
+      ["loadPredictFnModulePath", "load_predict_fn_module_path", options.loadPredictFnModulePath],
+    ] as const) {
+      if (typeof ref !== "string" || modulePathOf(ref) === "") {
+        issues.push({
+          loc: [option],
+          msg: 'expected "module#export", e.g. "model.mjs#loadModel"',
+          type: "missing",
+        });
+      } else if (!paths.has(modulePathOf(ref))) {
+        issues.push({
+          loc: [option],
+          msg: `${modulePathOf(ref)} is not among the bundled files (${field} names a path inside the bundle, e.g. "model.mjs#loadModel")`,
+          type: "value_error",
+        });
+      }
+    }
+    if (issues.length > 0)
+      throw new ValidationError({ status: 422, code: "validation_failed", detail: issues });
+
+    const location = await this.uploadArtifact(zipFiles(entries));
+    const schemaLocation = await this.uploadArtifact(
+      schemaDocument(options.requestSchema, options.responseSchema),
+    );
+    return this.createModelBundleV2({
+      modelBundleName: options.modelBundleName,
+      schemaLocation,
+      metadata: options.metadata,
+      flavor: {
+        flavor: "zip_artifact",
+        requirements: options.requirements ?? [],
+        framework: { framework_type: "node", node_version: options.nodeVersion ?? null },
+        location,
+        load_predict_fn_module_path: options.loadPredictFnModulePath,
+        load_model_fn_module_path: options.loadModelFnModulePath,
+        app_config: options.appConfig ?? null,
       },
     });
   }
@@ -383,7 +461,97 @@ export class LaunchClient {
     return deleted;
   }
 
+  /**
+   * Recent output of an endpoint's workers (`GET /v1/model-endpoints/{id}/logs` [ext]), oldest first;
+   * `tail` limits it to the last lines.
+   *
+   * @example const { logs } = await client.getEndpointLogs("demo-endpoint", { tail: 100 });
+   */
+  async getEndpointLogs(
+    modelEndpoint: ModelEndpointRef,
+    options: { tail?: number | undefined } = {},
+  ): Promise<EndpointLogs> {
+    return getEndpointLogs(this.#http, await this.#idOf(modelEndpoint), options.tail);
+  }
+
+  // ---- tasks ---------------------------------------------------------------------------------------
+
+  /**
+   * Queues an async task on an endpoint (name, id or object) and returns its future.
+   *
+   * @example
+   * const future = await client.predictAsync("demo-endpoint", new EndpointRequest({ args: { x: 2, y: "hello" } }));
+   * const { result } = await future.get({ timeoutMs: 60_000 }); // 7
+   */
+  async predictAsync(
+    modelEndpoint: ModelEndpointRef,
+    request: EndpointRequestInput,
+    options: { signal?: AbortSignal | undefined } = {},
+  ): Promise<EndpointResponseFuture> {
+    const endpointRequest = toEndpointRequest(request);
+    const id = await this.#idOf(modelEndpoint);
+    return new EndpointResponseFuture(
+      this,
+      await createAsyncTask(this.#http, id, endpointRequest, options.signal),
+    );
+  }
+
+  /**
+   * Runs a sync task on an endpoint and returns its outcome (a model error is status `FAILURE`).
+   *
+   * @example const { result } = await client.predictSync("demo-sync", { args: { x: 2, y: "hello" } }, { timeoutSeconds: 30 });
+   */
+  async predictSync(
+    modelEndpoint: ModelEndpointRef,
+    request: EndpointRequestInput,
+    options: SyncTaskOptions = {},
+  ): Promise<EndpointResponse> {
+    const endpointRequest = toEndpointRequest(request);
+    return runSyncTask(this.#http, await this.#idOf(modelEndpoint), endpointRequest, options);
+  }
+
+  /**
+   * Runs a streaming task and yields each event as it arrives. Nothing is sent until the iteration
+   * starts; breaking out of the loop closes the connection.
+   *
+   * @example for await (const event of client.predictStreaming("demo-stream", { args: { x: 2, y: "hi" } })) console.log(event.result);
+   */
+  async *predictStreaming(
+    modelEndpoint: ModelEndpointRef,
+    request: EndpointRequestInput,
+    options: SyncTaskOptions = {},
+  ): AsyncGenerator<EndpointResponse> {
+    const endpointRequest = toEndpointRequest(request);
+    yield* streamTask(this.#http, await this.#idOf(modelEndpoint), endpointRequest, options);
+  }
+
+  /**
+   * An async task's wire state (`{task_id, status, result, traceback, status_code}`). With
+   * `waitSeconds`, the server answers as soon as the task is finished or after that many seconds
+   * (long-poll [ext], at most 60). Unknown task ids throw `NotFoundError`.
+   *
+   * @example const task = await client.getAsyncTask("tsk_01...", { waitSeconds: 30 });
+   */
+  getAsyncTask(taskId: string, options: GetAsyncTaskOptions = {}): Promise<TaskResponse> {
+    return getAsyncTask(this.#http, taskId, options);
+  }
+
+  /**
+   * The future of an async task created earlier (for example by another process).
+   *
+   * @example const response = await client.asyncTaskFuture("tsk_01...").get({ timeoutMs: 10_000 });
+   */
+  asyncTaskFuture(taskId: string): EndpointResponseFuture {
+    return new EndpointResponseFuture(this, taskId);
+  }
+
   // ---- lookups -------------------------------------------------------------------------------------
+
+  /** An endpoint's id without a lookup when it is known: ids and objects as they are, names looked up. */
+  async #idOf(ref: ModelEndpointRef): Promise<string> {
+    if (typeof ref === "string" && isId("endpoint", ref)) return ref;
+    return this.#resolveEndpointId(ref);
+  }
 
   #getEndpointView(id: string): Promise<ModelEndpoint> {
     return this.#http.request<ModelEndpoint>("GET", endpointPath(id));

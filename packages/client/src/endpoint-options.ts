@@ -12,10 +12,9 @@ import type {
   EndpointType,
   Quantity,
   UpdateEndpointRequest,
-  ValidationIssue,
 } from "@launch/protocol";
 import type { ModelBundleRef } from "./bundle-options.js";
-import { ValidationError } from "./errors.js";
+import { buildCallbackAuth } from "./callback-auth.js";
 
 /** The settings of an endpoint that both create and edit accept. */
 export interface ModelEndpointSettings {
@@ -114,35 +113,17 @@ export const CREATE_DEFAULTS = {
  * // { kind: "basic", username: "u", password: "p" }
  */
 export function callbackAuthFrom(settings: ModelEndpointSettings): CallbackAuth | undefined {
-  const given = {
-    username: settings.defaultCallbackAuthUsername,
-    password: settings.defaultCallbackAuthPassword,
-    cert: settings.defaultCallbackAuthCert,
-    key: settings.defaultCallbackAuthKey,
-  };
-  const kind = settings.defaultCallbackAuthKind;
-  const allowed: (keyof typeof given)[] =
-    kind === "basic" ? ["username", "password"] : kind === "mtls" ? ["cert", "key"] : [];
-  const issues: ValidationIssue[] = [];
-  for (const [field, value] of Object.entries(given)) {
-    if (value === undefined || allowed.includes(field as keyof typeof given)) continue;
-    const option = `defaultCallbackAuth${field[0]!.toUpperCase()}${field.slice(1)}`;
-    issues.push({
-      loc: ["body", "default_callback_auth", field],
-      msg:
-        kind === undefined
-          ? `${option} needs defaultCallbackAuthKind ("basic" or "mtls")`
-          : `${option} does not apply to defaultCallbackAuthKind "${kind}"`,
-      type: "value_error",
-    });
-  }
-  if (issues.length > 0) {
-    throw new ValidationError({ status: 422, code: "validation_failed", detail: issues });
-  }
-  if (kind === undefined) return undefined;
-  // Missing credentials are left for the server to name in its 422.
-  if (kind === "basic") return { kind, username: given.username, password: given.password } as CallbackAuth;
-  return { kind, cert: given.cert, key: given.key } as CallbackAuth;
+  return buildCallbackAuth(
+    settings.defaultCallbackAuthKind,
+    {
+      username: settings.defaultCallbackAuthUsername,
+      password: settings.defaultCallbackAuthPassword,
+      cert: settings.defaultCallbackAuthCert,
+      key: settings.defaultCallbackAuthKey,
+    },
+    "defaultCallbackAuth",
+    "default_callback_auth",
+  );
 }
 
 /** The wire fields shared by create and update bodies; `undefined` entries are dropped. */

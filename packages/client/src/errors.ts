@@ -12,6 +12,9 @@
  * | `RateLimitError`      | 429; `retryAfterMs` from `Retry-After`                              |
  * | `ServerError`         | 5xx                                                                 |
  * | `ConnectionError`     | no response: connection refused, DNS failure, timeout (`status` 0)  |
+ * | `WaitTimeoutError`    | a wait ran out: a task or an endpoint was not done in time          |
+ * | `TaskExpiredError`    | the task expired in the queue (status `UNDEFINED`)                  |
+ * | `EndpointFailedError` | an endpoint being waited for ended in `UPDATE_FAILED`               |
  *
  * All extend `LaunchClientError` with `status`, `detail` (the server's `detail`, a string or the 422
  * list) and `code` (the server's `code`, else one derived from the status). A few argument mistakes are
@@ -21,7 +24,13 @@ import type { ErrorCode, ValidationIssue } from "@launch/protocol";
 import { REFERENCE_MESSAGES } from "@launch/protocol";
 
 /** The server's error codes, plus the two failures that have no HTTP response. */
-export type ClientErrorCode = ErrorCode | "connection_failed" | "request_timed_out";
+export type ClientErrorCode =
+  | ErrorCode
+  | "connection_failed"
+  | "request_timed_out"
+  | "wait_timed_out"
+  | "task_expired"
+  | "endpoint_failed";
 
 export interface LaunchClientErrorOptions {
   /** HTTP status; 0 when there was no response. */
@@ -114,6 +123,42 @@ export class ConnectionError extends LaunchClientError {
   override readonly name = "ConnectionError";
 }
 
+/**
+ * A wait ran out before the thing waited for was done: `future.get({ timeoutMs })` while the task is
+ * still `PENDING` or `STARTED`, or `endpoint.waitUntilReady({ timeoutMs })`. `status` is 0; the task or
+ * endpoint carries on, and you may wait again.
+ */
+export class WaitTimeoutError extends LaunchClientError {
+  override readonly name = "WaitTimeoutError";
+}
+
+/** The task expired in the queue before a worker took it (status `UNDEFINED`). `status` is 0. */
+export class TaskExpiredError extends LaunchClientError {
+  override readonly name = "TaskExpiredError";
+  readonly taskId: string;
+
+  constructor(options: LaunchClientErrorOptions & { taskId: string }) {
+    super(options);
+    this.taskId = options.taskId;
+  }
+}
+
+/**
+ * An endpoint being waited for ended in `UPDATE_FAILED` (or began deleting). `statusReason` is the
+ * server's reason, for example the last lines a crashing model wrote to stderr. `status` is 0.
+ */
+export class EndpointFailedError extends LaunchClientError {
+  override readonly name = "EndpointFailedError";
+  readonly endpointStatus: string;
+  readonly statusReason: string | null;
+
+  constructor(options: LaunchClientErrorOptions & { endpointStatus: string; statusReason: string | null }) {
+    super(options);
+    this.endpointStatus = options.endpointStatus;
+    this.statusReason = options.statusReason;
+  }
+}
+
 interface ErrorsByName {
   LaunchClientError: LaunchClientError;
   AuthenticationError: AuthenticationError;
@@ -124,6 +169,9 @@ interface ErrorsByName {
   RateLimitError: RateLimitError;
   ServerError: ServerError;
   ConnectionError: ConnectionError;
+  WaitTimeoutError: WaitTimeoutError;
+  TaskExpiredError: TaskExpiredError;
+  EndpointFailedError: EndpointFailedError;
 }
 
 export type LaunchClientErrorName = keyof ErrorsByName;
@@ -138,6 +186,9 @@ const NAMES = new Set<string>([
   "RateLimitError",
   "ServerError",
   "ConnectionError",
+  "WaitTimeoutError",
+  "TaskExpiredError",
+  "EndpointFailedError",
 ]);
 
 /**

@@ -19,6 +19,10 @@ export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined> | undefined;
   /** A JSON body. */
   body?: unknown;
+  /** This request's timeout instead of the transport's (for long-polls and long sync tasks). */
+  timeoutMs?: number | undefined;
+  /** Aborts the request; the promise then rejects with the signal's reason. */
+  signal?: AbortSignal | undefined;
 }
 
 /**
@@ -72,49 +76,111 @@ export class HttpTransport {
    * @example await http.request<{ deleted: boolean }>("DELETE", "/v1/model-endpoints/end_1")
    */
   async request<T>(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<T> {
-    const url = this.url(path, options.query);
-    const headers: Record<string, string> = {
-      authorization: this.#authorization,
-      accept: "application/json",
-    };
-    const init: RequestInit = { method, headers };
-    if (options.body !== undefined) {
-      headers["content-type"] = "application/json";
-      init.body = JSON.stringify(options.body);
-    }
     const label = `${method} ${path}`;
-    const response = await this.send(url, init, label);
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const signal = requestSignal(timeoutMs, options.signal);
+    const response = await this.send(
+      this.url(path, options.query),
+      this.#init(method, options, "application/json"),
+      label,
+      { timeoutMs, signal },
+    );
     let body: unknown;
     try {
       body = await readBody(response);
     } catch (error) {
-      throw this.#connectionError(error, label);
+      throw this.#failure(error, label, timeoutMs, options.signal);
     }
     if (!response.ok) throw errorFromResponse(response.status, body, response.headers, label);
     return body as T;
   }
 
   /**
-   * `fetch` with this transport's timeout; network failures become `ConnectionError`. Used for requests
-   * that are not JSON API calls (such as `PUT` to an upload URL).
+   * Sends a request whose body is read as it arrives (server-sent events): the timeout covers only the
+   * wait for the response headers, not the body. Error responses throw the typed error; on success the
+   * caller owns `response.body` and must read or cancel it.
+   *
+   * @example const response = await http.openStream("POST", "/v1/streaming-tasks", { body, query });
+   */
+  async openStream(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<Response> {
+    const label = `${method} ${path}`;
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const headersArrived = new AbortController();
+    const timer = setTimeout(
+      () => headersArrived.abort(new DOMException("headers timed out", "TimeoutError")),
+      timeoutMs,
+    );
+    const signal = options.signal
+      ? AbortSignal.any([headersArrived.signal, options.signal])
+      : headersArrived.signal;
+    let response: Response;
+    try {
+      response = await this.send(
+        this.url(path, options.query),
+        this.#init(method, options, "text/event-stream"),
+        label,
+        { timeoutMs, signal },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+    if (!response.ok) {
+      let body: unknown;
+      try {
+        body = await readBody(response);
+      } catch (error) {
+        throw this.#failure(error, label, timeoutMs, options.signal);
+      }
+      throw errorFromResponse(response.status, body, response.headers, label);
+    }
+    return response;
+  }
+
+  /**
+   * `fetch` with this transport's timeout (or the given one and signal); network failures become
+   * `ConnectionError`. Used for requests that are not JSON API calls (such as `PUT` to an upload URL).
    *
    * @example const response = await http.send(signedUrl, { method: "PUT", body: bytes }, "PUT upload URL");
    */
-  async send(url: string, init: RequestInit, label: string): Promise<Response> {
+  async send(
+    url: string,
+    init: RequestInit,
+    label: string,
+    limits: { timeoutMs?: number | undefined; signal?: AbortSignal | undefined } = {},
+  ): Promise<Response> {
+    const timeoutMs = limits.timeoutMs ?? this.timeoutMs;
     try {
-      return await this.#fetch(url, { ...init, signal: AbortSignal.timeout(this.timeoutMs) });
+      return await this.#fetch(url, { ...init, signal: limits.signal ?? AbortSignal.timeout(timeoutMs) });
     } catch (error) {
-      throw this.#connectionError(error, label);
+      throw this.#failure(error, label, timeoutMs, init.signal ?? undefined);
     }
   }
 
-  #connectionError(error: unknown, label: string): ConnectionError {
+  #init(method: HttpMethod, options: RequestOptions, accept: string): RequestInit {
+    const headers: Record<string, string> = { authorization: this.#authorization, accept };
+    const init: RequestInit = { method, headers };
+    if (options.body !== undefined) {
+      headers["content-type"] = "application/json";
+      init.body = JSON.stringify(options.body);
+    }
+    // Kept so that failures can tell the caller's abort from a timeout.
+    if (options.signal) init.signal = options.signal;
+    return init;
+  }
+
+  /** The caller's abort reason when the caller aborted; a `ConnectionError` otherwise. */
+  #failure(error: unknown, label: string, timeoutMs: number, callerSignal: AbortSignal | undefined): unknown {
+    if (callerSignal?.aborted) return callerSignal.reason;
+    return this.#connectionError(error, label, timeoutMs);
+  }
+
+  #connectionError(error: unknown, label: string, timeoutMs = this.timeoutMs): ConnectionError {
     const name = error instanceof Error ? error.name : "";
     if (name === "TimeoutError" || name === "AbortError") {
       return new ConnectionError({
         status: 0,
         code: "request_timed_out",
-        detail: `No response from ${this.baseUrl} within ${this.timeoutMs} ms`,
+        detail: `No response from ${this.baseUrl} within ${timeoutMs} ms`,
         request: label,
         cause: error,
       });
@@ -127,6 +193,12 @@ export class HttpTransport {
       cause: error,
     });
   }
+}
+
+/** The signal of one request: its timeout, and the caller's signal when given. */
+function requestSignal(timeoutMs: number, callerSignal: AbortSignal | undefined): AbortSignal {
+  const timeout = AbortSignal.timeout(timeoutMs);
+  return callerSignal ? AbortSignal.any([timeout, callerSignal]) : timeout;
 }
 
 async function readBody(response: Response): Promise<unknown> {

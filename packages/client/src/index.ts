@@ -4,9 +4,12 @@
  * typed by `@launch/protocol`); endpoints are objects with `status()` and the wire view `modelEndpoint`.
  *
  * @example
- * import { LaunchClient, PostInferenceHooks } from "@launch/client";
+ * import { EndpointRequest, LaunchClient } from "@launch/client";
  * const client = new LaunchClient({ apiKey: process.env.LAUNCH_API_KEY! });
  * const endpoint = await client.createModelEndpoint({ endpointName: "demo", modelBundle: "test-bundle", endpointType: "async" });
+ * await endpoint.waitUntilReady();
+ * const future = await endpoint.predict({ request: new EndpointRequest({ args: { x: 2, y: "hello" } }) });
+ * console.log((await future.get({ timeoutMs: 60_000 })).result); // 7
  */
 export type {
   BundleFlavor,
@@ -21,15 +24,24 @@ export type {
   EndpointType,
   ErrorBody,
   ErrorCode,
+  PredictRequest,
   Quantity,
+  SyncTaskResponse,
+  TaskResponse,
+  TaskStatus,
   ValidationIssue,
 } from "@launch/protocol";
+export * from "./bundle-dirs.js";
 export * from "./bundle-options.js";
 export * from "./client.js";
 export * from "./endpoint.js";
 export * from "./endpoint-options.js";
 export * from "./errors.js";
 export * from "./flavors.js";
+export * from "./future.js";
 export * from "./hooks.js";
 export * from "./http.js";
+export * from "./sse.js";
+export * from "./task-calls.js";
+export * from "./tasks.js";
 export * from "./upload.js";

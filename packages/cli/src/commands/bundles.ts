@@ -1,12 +1,13 @@
-/** `launch bundles list|get`: read bundles through the SDK. */
+/** `launch bundles list|get|create-from-dir`: read bundles, and create Node bundles, through the SDK. */
 import { type BundleV2, isLaunchClientError, LaunchClient } from "@launch/client";
 import { isId } from "@launch/protocol";
 import type { Command } from "commander";
+import { CliError } from "../cli-error.js";
 import type { CliIo } from "../io.js";
 import { writeJson, writeLine } from "../io.js";
 import { type ApiFlags, apiSettings } from "../settings.js";
 import { formatFields, formatTable } from "../table.js";
-import { withApiOptions } from "./shared.js";
+import { collectList, parseJson, withApiOptions } from "./shared.js";
 
 type Flags = ApiFlags & { json?: boolean };
 
@@ -16,7 +17,9 @@ type Flags = ApiFlags & { json?: boolean };
  * @example registerBundles(program, io);
  */
 export function registerBundles(program: Command, io: CliIo): void {
-  const bundles = program.command("bundles").description("read model bundles on a Launch server");
+  const bundles = program
+    .command("bundles")
+    .description("read model bundles on a Launch server, and create Node bundles from directories");
 
   withApiOptions(
     bundles
@@ -47,6 +50,53 @@ export function registerBundles(program: Command, io: CliIo): void {
     if (flags.json) return writeJson(io.stdout, bundle);
     io.stdout.write(formatFields(bundleFields(bundle)));
   });
+
+  withApiOptions(
+    bundles
+      .command("create-from-dir")
+      .description(
+        "pack a directory of JavaScript modules (node_modules included) into a Node bundle and create it",
+      )
+      .argument("<dir>", "the directory; module paths are relative to it")
+      .requiredOption("--name <name>", "the bundle's name")
+      .requiredOption("--load-model <module#export>", "loadModel(appConfig), e.g. model.mjs#loadModel")
+      .requiredOption(
+        "--load-predict <module#export>",
+        "loadPredictFn(model, appConfig), e.g. model.mjs#loadPredictFn",
+      )
+      .option("--requirement <package>", "an npm package the bundle needs (repeatable)", collectList)
+      .option("--app-config <json>", "JSON object passed to loadModel and loadPredictFn", parseJson)
+      .option("--node-version <version>", "the Node version the bundle was written for"),
+  ).action(async (dir: string, flags: CreateFromDirFlags) => {
+    if (flags.appConfig !== undefined && !isPlainObject(flags.appConfig)) {
+      throw new CliError("--app-config must be a JSON object, e.g. '{\"threshold\": 0.5}'", 2);
+    }
+    const client = new LaunchClient(apiSettings(flags, io.env));
+    const { model_bundle_id: id } = await client.createModelBundleFromDirsV2({
+      modelBundleName: flags.name,
+      baseDir: dir,
+      loadModelFnModulePath: flags.loadModel,
+      loadPredictFnModulePath: flags.loadPredict,
+      requirements: flags.requirement,
+      appConfig: flags.appConfig as Record<string, unknown> | undefined,
+      nodeVersion: flags.nodeVersion,
+    });
+    if (flags.json) return writeJson(io.stdout, { model_bundle_id: id });
+    writeLine(io.stdout, `Created bundle ${flags.name} (${id}).`);
+  });
+}
+
+interface CreateFromDirFlags extends Flags {
+  name: string;
+  loadModel: string;
+  loadPredict: string;
+  requirement?: string[];
+  appConfig?: unknown;
+  nodeVersion?: string;
+}
+
+function isPlainObject(value: unknown): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 /** A bundle by id, falling back to the latest bundle of that name. */

@@ -1,10 +1,12 @@
-/** `launch endpoints list|get|delete`: manage endpoints through the SDK. */
+/** `launch endpoints list|get|create|edit|delete|logs`: manage endpoints through the SDK. */
 import { type AnyEndpoint, LaunchClient, type ModelEndpoint } from "@launch/client";
 import type { Command } from "commander";
 import type { CliIo } from "../io.js";
 import { writeJson, writeLine } from "../io.js";
 import { type ApiFlags, apiSettings } from "../settings.js";
 import { formatFields, formatTable } from "../table.js";
+import { registerEndpointDeploy } from "./endpoint-deploy.js";
+import { registerEndpointLogs } from "./endpoint-logs.js";
 import { withApiOptions } from "./shared.js";
 
 type Flags = ApiFlags & { json?: boolean };
@@ -15,7 +17,9 @@ type Flags = ApiFlags & { json?: boolean };
  * @example registerEndpoints(program, io);
  */
 export function registerEndpoints(program: Command, io: CliIo): void {
-  const endpoints = program.command("endpoints").description("list, show and delete model endpoints");
+  const endpoints = program
+    .command("endpoints")
+    .description("create, edit, list, show and delete model endpoints, and read their workers' logs");
 
   withApiOptions(endpoints.command("list").description("list your team's endpoints by name")).action(
     async (flags: Flags) => {
@@ -66,6 +70,9 @@ export function registerEndpoints(program: Command, io: CliIo): void {
     if (flags.json) return writeJson(io.stdout, { id: endpoint.id, name: endpoint.name, deleted });
     writeLine(io.stdout, `Deleted endpoint ${endpoint.name} (${endpoint.id}).`);
   });
+
+  registerEndpointDeploy(endpoints, io);
+  registerEndpointLogs(endpoints, io);
 }
 
 /** `available/min-max`, e.g. `1/1-3`. */

@@ -36,3 +36,69 @@ export function parsePort(value: string): number {
   }
   return port;
 }
+
+/**
+ * Parses a whole-number flag of at least `min`; anything else is a commander usage error.
+ *
+ * @example program.option("--min-workers <n>", "fewest workers", intAtLeast(0));
+ */
+export function intAtLeast(min: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!/^\d+$/.test(value.trim()) || number < min) {
+      throw new InvalidArgumentError(`expected a whole number of at least ${min}.`);
+    }
+    return number;
+  };
+}
+
+/**
+ * Parses a positive number of seconds (fractions allowed); anything else is a commander usage error.
+ *
+ * @example program.option("--timeout <seconds>", "give up after", parseSeconds);
+ */
+export function parseSeconds(value: string): number {
+  const number = Number(value);
+  if (value.trim() === "" || !Number.isFinite(number) || number <= 0) {
+    throw new InvalidArgumentError("expected a positive number of seconds.");
+  }
+  return number;
+}
+
+/**
+ * Parses a JSON flag value; anything else is a commander usage error quoting the parser's complaint.
+ *
+ * @example program.option("--args <json>", "model input", parseJson);
+ */
+export function parseJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch (error) {
+    throw new InvalidArgumentError(
+      `expected JSON, e.g. '{"x": 2}' (${error instanceof Error ? error.message : String(error)}).`,
+    );
+  }
+}
+
+/**
+ * Collects a repeatable `key=value` flag into an object.
+ *
+ * @example program.option("--label <key=value>", "a label (repeatable)", collectKeyValue, {});
+ */
+export function collectKeyValue(
+  value: string,
+  previous: Record<string, string> = {},
+): Record<string, string> {
+  const eq = value.indexOf("=");
+  if (eq <= 0) throw new InvalidArgumentError(`expected key=value, got ${JSON.stringify(value)}.`);
+  return { ...previous, [value.slice(0, eq)]: value.slice(eq + 1) };
+}
+
+/**
+ * Collects a repeatable flag into a list.
+ *
+ * @example program.option("--hook <name>", "a hook (repeatable)", collectList);
+ */
+export function collectList(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
