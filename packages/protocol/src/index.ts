@@ -1,12 +1,16 @@
 export * from "./bundles.js";
+export * from "./callbacks.js";
 export * from "./endpoints.js";
 export * from "./errors.js";
 export * from "./ids.js";
+export * from "./model-reply.js";
 export * from "./schemas/bundles.js";
+export * from "./schemas/callbacks.js";
 export * from "./schemas/common.js";
 export * from "./schemas/endpoints.js";
 export * from "./schemas/tasks.js";
 export * from "./tasks.js";
 export type { Terminology } from "./terminology.js";
+export * from "./webhooks.js";
 export * from "./worker-protocol.js";
 export * from "./zip.js";

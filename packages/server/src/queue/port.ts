@@ -27,8 +27,15 @@
  *   sweeps about once a second, so a dead worker's task waits at most its lease time plus one sweep.
  * - A task queued past its `expiresAt` is never leased; `get` reports it `UNDEFINED` at once and the next
  *   sweep records that.
+ * - Callbacks (`callbacks/port.ts`): a task enqueued with a `callback` spec gets its delivery written by
+ *   the adapter in the same transaction (or queue operation) that finishes it: `complete` → event
+ *   `succeeded`; a final `fail`, or the sweep failing an expired last lease → event `failed`. Nothing is
+ *   written when the spec does not list the event, for a retried failure, or for a task that expires
+ *   queued (`UNDEFINED`: no worker ever ran it, so there is no outcome to report). A task without a spec
+ *   costs no extra statement. The task's status and result never depend on its deliveries.
  */
 import type { TaskStatus } from "@launch/protocol";
+import type { CallbackSpec } from "../callbacks/port.js";
 
 /** Whether a task has finished for good: SUCCESS, FAILURE or UNDEFINED (expired). */
 export function isFinished(status: TaskStatus): boolean {
@@ -59,6 +66,11 @@ export interface NewTask {
   maxAttempts: number;
   /** When a task still queued expires (`UNDEFINED`), from the endpoint's `task_expires_seconds`; null: never. */
   expiresAt: number | null;
+  /**
+   * What the task's finish sends, resolved by the gateway at submit time (endpoint defaults and task
+   * overrides). Null or absent: the endpoint has no `callback` hook, and no delivery is ever written.
+   */
+  callback?: CallbackSpec | null;
 }
 
 /** A successful task's outcome. */
@@ -128,15 +140,6 @@ export interface LeaseRequest {
   leaseMs: number;
 }
 
-/**
- * Follow-up work recorded atomically with a completion (same transaction or queue operation), so that it
- * exists if and only if the result does. Reserved: the callbacks issue adds `deliveries` here; adapters
- * reject keys they do not know, so passing effects to an adapter that cannot record them fails loudly.
- */
-export interface CompletionEffects {
-  readonly deliveries?: never;
-}
-
 export interface FailOptions {
   /** Put the task back (PENDING) if it has attempts left; otherwise, or when false, it fails for good. */
   retry: boolean;
@@ -192,17 +195,15 @@ export interface TaskQueue {
   extendLease(taskId: string, leaseToken: string, leaseMs: number): Promise<boolean>;
 
   /**
-   * Records SUCCESS with the result (and, later, `effects` in the same transaction); false when the lease
-   * was lost, in which case nothing is recorded.
+   * Records SUCCESS with the result and, in the same transaction, the task's `succeeded` delivery when its
+   * callback spec asks for one; false when the lease was lost, in which case nothing is recorded.
    */
-  complete(
-    taskId: string,
-    leaseToken: string,
-    result: TaskResult,
-    effects?: CompletionEffects,
-  ): Promise<boolean>;
+  complete(taskId: string, leaseToken: string, result: TaskResult): Promise<boolean>;
 
-  /** Records a failed attempt: back to PENDING when `retry` and attempts remain, else FAILURE. */
+  /**
+   * Records a failed attempt: back to PENDING when `retry` and attempts remain, else FAILURE (with, in the
+   * same transaction, the task's `failed` delivery when its callback spec asks for one).
+   */
   fail(taskId: string, leaseToken: string, error: TaskError, options: FailOptions): Promise<FailOutcome>;
 
   /** Puts a leased task back to PENDING without spending its attempt (graceful shutdown); false when lost. */
@@ -244,8 +245,11 @@ export interface TaskQueue {
 
   /**
    * Housekeeping, run by the controller about once a second: expired leases go back to PENDING, or to
-   * FAILURE ("task failed after 3 attempts: its worker stopped renewing the lease (crashed or hung)");
-   * queued tasks past `expiresAt` become UNDEFINED; finished tasks older than the retention are deleted.
+   * FAILURE ("task failed after 3 attempts: its worker stopped renewing the lease (crashed or hung)",
+   * writing the `failed` delivery when asked); queued tasks past `expiresAt` become UNDEFINED; finished
+   * tasks older than the retention are deleted. An adapter that is also a `CallbackOutbox` deletes, with
+   * the same retention, deliveries that are `delivered` or `skipped` (and their attempts); `pending` and
+   * `failed` ones stay, so dead letters remain listable and replayable after their task is gone.
    */
   sweep(now?: number): Promise<SweepReport>;
 }

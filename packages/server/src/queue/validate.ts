@@ -2,27 +2,27 @@
  * Input checks shared by every queue adapter, so bad input gets the same `validation_failed` LaunchError
  * (naming each field and what was expected) whatever the backend, before anything is written.
  */
-import { LaunchError, type ValidationIssue } from "@launch/protocol";
+import type { ValidationIssue } from "@launch/protocol";
+import { issue, raise, show } from "./issues.js";
 import type { FailOptions, LeaseRequest, NewTask, TaskError, TaskResult } from "./port.js";
+import { checkCallbackSpec } from "./validate-callbacks.js";
 
 const isText = (v: unknown): v is string => typeof v === "string" && v.length > 0;
 const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1;
 const isTime = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
 
-function issue(loc: (string | number)[], msg: string): ValidationIssue {
-  return { loc, msg, type: "value_error" };
-}
-
-function raise(issues: ValidationIssue[]): void {
-  if (issues.length > 0) throw LaunchError.validation(issues);
+/** A task's columns serialized once: the payload, and the callback spec (null when it has none). */
+export interface CheckedTask {
+  payloadJson: string;
+  callbackJson: string | null;
 }
 
 /**
- * Checks a task and returns its payload as JSON text (serialized once, here).
+ * Checks a task and returns its payload and callback spec as JSON text (serialized once, here).
  *
- * @example const payloadJson = checkNewTask(task);
+ * @example const { payloadJson, callbackJson } = checkNewTask(task);
  */
-export function checkNewTask(task: NewTask): string {
+export function checkNewTask(task: NewTask): CheckedTask {
   const issues: ValidationIssue[] = [];
   for (const field of ["id", "queue", "owner", "createdBy"] as const) {
     if (!isText(task[field])) {
@@ -43,8 +43,10 @@ export function checkNewTask(task: NewTask): string {
     );
   }
   const payloadJson = serialize(task.payload, ["task", "payload"], issues);
+  const callback = task.callback;
+  const callbackJson = callback == null ? null : checkCallbackSpec(callback, ["task", "callback"], issues);
   raise(issues);
-  return payloadJson as string;
+  return { payloadJson: payloadJson as string, callbackJson: callbackJson ?? null };
 }
 
 /** Checks a lease request. */
@@ -95,17 +97,6 @@ export function checkError(error: TaskError, options: FailOptions): void {
   raise(issues);
 }
 
-/** Rejects effects an adapter cannot record yet (see `CompletionEffects`). */
-export function checkEffects(effects: object | undefined): void {
-  if (effects === undefined) return;
-  const keys = Object.keys(effects);
-  if (keys.length > 0) {
-    throw LaunchError.validation(
-      keys.map((key) => issue(["effects", key], `this task queue cannot record '${key}' effects`)),
-    );
-  }
-}
-
 function checkLeaseMs(value: unknown, loc: string[], issues: ValidationIssue[]): void {
   if (!Number.isInteger(value) || (value as number) < 1) {
     issues.push(issue(loc, `leaseMs must be an integer number of milliseconds ≥ 1, got ${show(value)}`));
@@ -120,15 +111,5 @@ function serialize(value: unknown, loc: string[], issues: ValidationIssue[]): st
   } catch (error) {
     issues.push(issue(loc, `${loc.at(-1)} must be a JSON value: ${(error as Error).message}`));
     return undefined;
-  }
-}
-
-function show(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (typeof value === "function" || typeof value === "symbol") return typeof value;
-  try {
-    return JSON.stringify(value) ?? String(value);
-  } catch {
-    return String(value);
   }
 }

@@ -6,6 +6,11 @@
  * Speed: every write goes through group commit (writes issued in one event-loop turn share a
  * transaction); statements are prepared once; payloads and outputs are serialized once and stored as
  * JSON text. Single process only (`multiProcess: false`): wake-ups of idle workers are in-process.
+ *
+ * It is also the callback outbox (`CallbackOutbox`, see `embedded-outbox.ts`): deliveries live in the
+ * same file, and a finished task's delivery is written in the transaction that records its result. A
+ * task without a callback spec costs no extra statement. The composition root uses the one object as both
+ * ports: `const queue = new EmbeddedTaskQueue(…); const outbox: CallbackOutbox = queue;`.
  */
 
 import { randomUUID } from "node:crypto";
@@ -13,9 +18,18 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { LaunchError, type TaskStatus } from "@launch/protocol";
 import type BetterSqlite3 from "better-sqlite3";
+import { failureBody, successBodyFromJson } from "../../callbacks/delivery-body.js";
+import type {
+  AttemptRecord,
+  CallbackOutbox,
+  ClaimedDelivery,
+  DeliveryListQuery,
+  DeliveryRecord,
+  NewAttempt,
+  NewDelivery,
+} from "../../callbacks/port.js";
 import { expiredMessage, leaseExpiredMessage } from "../messages.js";
 import {
-  type CompletionEffects,
   type FailOptions,
   type FailOutcome,
   isFinished,
@@ -30,14 +44,9 @@ import {
   type TaskRecord,
   type TaskResult,
 } from "../port.js";
-import {
-  checkEffects,
-  checkError,
-  checkLeaseRequest,
-  checkLeaseTime,
-  checkNewTask,
-  checkResult,
-} from "../validate.js";
+import { checkError, checkLeaseRequest, checkLeaseTime, checkNewTask, checkResult } from "../validate.js";
+import { type DeliveryStatements, prepareDeliveryStatements } from "./delivery-statements.js";
+import { EmbeddedOutbox } from "./embedded-outbox.js";
 import { GroupCommit } from "./group-commit.js";
 import { migrate } from "./migrations.js";
 import { prepareStatements, type Statements, type TaskRow } from "./statements.js";
@@ -58,17 +67,19 @@ export interface EmbeddedTaskQueueOptions {
 }
 
 /**
- * Opens (lazily, in `ready`) an embedded task queue.
+ * Opens (lazily, in `ready`) an embedded task queue, which is also its callback outbox.
  *
  * @example
  * const queue = new EmbeddedTaskQueue({ file: join(config.dataDir, "queue.db"), resultRetentionMs: 86_400_000 });
  * await queue.ready();
+ * const outbox: CallbackOutbox = queue;
  */
-export class EmbeddedTaskQueue implements TaskQueue {
+export class EmbeddedTaskQueue implements TaskQueue, CallbackOutbox {
   readonly capabilities: TaskQueueCapabilities = { multiProcess: false, notifiesWaiters: true };
 
   private db: BetterSqlite3.Database | undefined;
   private sql: Statements | undefined;
+  private deliverySql: DeliveryStatements | undefined;
   private writer: GroupCommit | undefined;
   private opening: Promise<void> | undefined;
   private closed = false;
@@ -82,9 +93,19 @@ export class EmbeddedTaskQueue implements TaskQueue {
   /** Queued and in-flight counts, moved by each committed write. */
   private readonly tally = new Tally();
   private readonly clock: () => number;
+  private readonly outbox: EmbeddedOutbox;
 
   constructor(private readonly options: EmbeddedTaskQueueOptions) {
     this.clock = options.clock ?? Date.now;
+    this.outbox = new EmbeddedOutbox({
+      write: (op) => this.write(() => op(this.deliverySql!)),
+      statements: () => {
+        this.statements();
+        return this.deliverySql!;
+      },
+      isClosed: () => this.closed,
+      clock: this.clock,
+    });
   }
 
   ready(): Promise<void> {
@@ -103,6 +124,7 @@ export class EmbeddedTaskQueue implements TaskQueue {
       db.pragma("busy_timeout = 5000");
       migrate(db, this.options.file);
       this.sql = prepareStatements(db);
+      this.deliverySql = prepareDeliveryStatements(db);
       this.tally.load(readDepths(this.sql));
     } catch (error) {
       db.close();
@@ -126,13 +148,14 @@ export class EmbeddedTaskQueue implements TaskQueue {
     } finally {
       this.waiters.closeAll();
       this.finishWaiters.closeAll();
+      this.outbox.close();
       this.db?.close();
       this.db = undefined;
     }
   }
 
   async enqueue(task: NewTask): Promise<TaskRecord> {
-    const payloadJson = checkNewTask(task);
+    const { payloadJson, callbackJson } = checkNewTask(task);
     const createdAt = this.clock();
     const inserted = await this.write((sql) => {
       const { changes } = sql.insert.run(
@@ -144,6 +167,7 @@ export class EmbeddedTaskQueue implements TaskQueue {
         task.maxAttempts,
         createdAt,
         task.expiresAt,
+        callbackJson,
       );
       if (changes === 0) return false;
       this.tally.add(task.queue, 1, 0);
@@ -205,21 +229,20 @@ export class EmbeddedTaskQueue implements TaskQueue {
     return this.write((sql) => sql.extend.run(this.clock() + leaseMs, taskId, leaseToken).changes > 0);
   }
 
-  async complete(
-    taskId: string,
-    leaseToken: string,
-    result: TaskResult,
-    effects?: CompletionEffects,
-  ): Promise<boolean> {
+  async complete(taskId: string, leaseToken: string, result: TaskResult): Promise<boolean> {
     const outputJson = checkResult(result);
-    checkEffects(effects);
     return this.write((sql) => {
-      const row = sql.complete.get(this.clock(), outputJson, result.statusCode, taskId, leaseToken) as
-        | { queue: string }
+      const now = this.clock();
+      const row = sql.complete.get(now, outputJson, result.statusCode, taskId, leaseToken) as
+        | FinishedRow
         | undefined;
       if (!row) return false;
       this.tally.add(row.queue, 0, -1);
       this.noteFinished(taskId);
+      if (row.callback !== null) {
+        const task = { id: taskId, queue: row.queue, owner: row.owner, callback: row.callback };
+        this.outbox.onFinish(task, "succeeded", () => successBodyFromJson(taskId, outputJson), now);
+      }
       return true;
     });
   }
@@ -232,15 +255,16 @@ export class EmbeddedTaskQueue implements TaskQueue {
   ): Promise<FailOutcome> {
     checkError(error, options);
     return this.write((sql) => {
+      const now = this.clock();
       const row = sql.fail.get({
         retry: options.retry ? 1 : 0,
-        now: this.clock(),
+        now,
         message: error.message,
         traceback: error.traceback,
         statusCode: error.statusCode,
         id: taskId,
         token: leaseToken,
-      }) as { status: TaskStatus; queue: string } | undefined;
+      }) as (FinishedRow & { status: TaskStatus }) | undefined;
       if (!row) return "lease_lost";
       if (row.status === "PENDING") {
         this.tally.add(row.queue, 1, -1);
@@ -249,6 +273,10 @@ export class EmbeddedTaskQueue implements TaskQueue {
       }
       this.tally.add(row.queue, 0, -1);
       this.noteFinished(taskId);
+      if (row.callback !== null) {
+        const task = { id: taskId, queue: row.queue, owner: row.owner, callback: row.callback };
+        this.outbox.onFinish(task, "failed", () => failureBody(taskId, error), now);
+      }
       return "failed";
     });
   }
@@ -312,9 +340,19 @@ export class EmbeddedTaskQueue implements TaskQueue {
           this.noteWork(row.queue);
           report.requeued++;
         } else {
-          sql.failExpired.run(now, leaseExpiredMessage(row.attempts), row.seq);
+          const message = leaseExpiredMessage(row.attempts);
+          sql.failExpired.run(now, message, row.seq);
           this.tally.add(row.queue, 0, -1);
           this.noteFinished(row.id);
+          if (row.callback !== null) {
+            const task = { id: row.id, queue: row.queue, owner: row.owner, callback: row.callback };
+            this.outbox.onFinish(
+              task,
+              "failed",
+              () => failureBody(row.id, { message, traceback: null }),
+              now,
+            );
+          }
           report.failed++;
         }
       }
@@ -327,15 +365,68 @@ export class EmbeddedTaskQueue implements TaskQueue {
       return report;
     });
     // Deleting is done in chunks, each its own write, so a large purge never holds the event loop for long.
+    // Delivered and skipped deliveries go with the same retention (their createdAt is their task's
+    // finishedAt); pending and failed ones stay (see `callbacks/port.ts`).
     const cutoff = now - this.options.resultRetentionMs;
     const limit = this.options.purgeLimit ?? 100_000;
-    while (report.purged < limit) {
-      const chunk = Math.min(PURGE_CHUNK, limit - report.purged);
-      const purged = await this.write((sql) => sql.purge.run(cutoff, chunk).changes);
-      report.purged += purged;
-      if (purged < chunk) break;
+    let tasksLeft = true;
+    let deliveriesLeft = true;
+    let deliveriesPurged = 0;
+    while (tasksLeft || deliveriesLeft) {
+      const taskChunk: number = tasksLeft ? Math.min(PURGE_CHUNK, limit - report.purged) : 0;
+      const deliveryChunk: number = deliveriesLeft ? Math.min(PURGE_CHUNK, limit - deliveriesPurged) : 0;
+      const [tasks, deliveries] = await this.write((sql): [number, number] => [
+        taskChunk > 0 ? sql.purge.run(cutoff, taskChunk).changes : 0,
+        deliveryChunk > 0 ? this.outbox.purge(cutoff, deliveryChunk) : 0,
+      ]);
+      report.purged += tasks;
+      deliveriesPurged += deliveries;
+      tasksLeft = tasks === taskChunk && report.purged < limit;
+      deliveriesLeft = deliveries === deliveryChunk && deliveriesPurged < limit;
     }
     return report;
+  }
+
+  // The callback outbox: see `embedded-outbox.ts`.
+
+  addDelivery(delivery: NewDelivery): Promise<DeliveryRecord> {
+    return this.outbox.addDelivery(delivery);
+  }
+
+  claimDue(max: number, claimMs: number, now?: number): Promise<ClaimedDelivery[]> {
+    return this.outbox.claimDue(max, claimMs, now);
+  }
+
+  recordAttempt(deliveryId: string, claimToken: string, attempt: NewAttempt): Promise<boolean> {
+    return this.outbox.recordAttempt(deliveryId, claimToken, attempt);
+  }
+
+  waitForDue(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return this.outbox.waitForDue(timeoutMs, signal);
+  }
+
+  getDelivery(id: string): Promise<DeliveryRecord | undefined> {
+    return this.outbox.getDelivery(id);
+  }
+
+  listAttempts(deliveryId: string): Promise<AttemptRecord[]> {
+    return this.outbox.listAttempts(deliveryId);
+  }
+
+  listDeliveriesOfTask(taskId: string): Promise<DeliveryRecord[]> {
+    return this.outbox.listDeliveriesOfTask(taskId);
+  }
+
+  listDeliveries(query: DeliveryListQuery): Promise<DeliveryRecord[]> {
+    return this.outbox.listDeliveries(query);
+  }
+
+  replay(deliveryId: string, now?: number): Promise<DeliveryRecord | undefined> {
+    return this.outbox.replay(deliveryId, now);
+  }
+
+  replayFailed(endpointId: string, now?: number): Promise<number> {
+    return this.outbox.replayFailed(endpointId, now);
   }
 
   private write<T>(op: (sql: Statements) => T): Promise<T> {
@@ -367,10 +458,12 @@ export class EmbeddedTaskQueue implements TaskQueue {
     this.toWake.clear();
     this.finished.clear();
     this.tally.rollback();
+    this.outbox.rolledBack();
   }
 
   private committed(): void {
     this.tally.commit();
+    this.outbox.committed();
     if (this.finished.size > 0) {
       const tasks = [...this.finished];
       this.finished.clear();
@@ -401,8 +494,18 @@ interface ExpiredLeaseRow {
   seq: number;
   id: string;
   queue: string;
+  owner: string;
   attempts: number;
   max_attempts: number;
+  callback: string | null;
+}
+
+/** What `complete` and `fail` read back from the task they finish. */
+interface FinishedRow {
+  queue: string;
+  owner: string;
+  /** The callback spec as JSON; null: the task sends no callback. */
+  callback: string | null;
 }
 
 /** Queued and in-flight tasks per queue, counted in the table. */

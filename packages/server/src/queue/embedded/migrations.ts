@@ -16,6 +16,15 @@ export interface Migration {
  * index: lease and queued counts (`tasks_pending`, ordered by queue then seq), expired leases and
  * in-flight counts (`tasks_leased`), expiry of queued tasks (`tasks_pending_expiry`) and the retention
  * purge (`tasks_finished`).
+ *
+ * Version 2, the callback outbox (`callbacks/port.ts`): `tasks.callback` holds the task's callback spec as
+ * JSON (NULL: no `callback` hook); `deliveries` holds one row per callback to send, `attempts` the log of
+ * each try (keyed by delivery and number). `auth` is the sealed credential as JSON; `claim_token` and
+ * `claim_expires_at` hold a dispatcher's claim. Indexes: due deliveries in due order (`deliveries_due`,
+ * pending only), live claims (`deliveries_claimed`, for the next claim expiry), a task's deliveries
+ * (`deliveries_task`), an endpoint's deliveries of one status newest first (`deliveries_endpoint_status`;
+ * a listing of every status merges one range per status, which spares each delivery write an index),
+ * and the retention purge of delivered and skipped ones (`deliveries_done`).
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -48,6 +57,51 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX tasks_pending_expiry ON tasks (expires_at) WHERE status = 'PENDING' AND expires_at IS NOT NULL;
       CREATE INDEX tasks_leased ON tasks (lease_expires_at) WHERE status = 'STARTED';
       CREATE INDEX tasks_finished ON tasks (finished_at) WHERE finished_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 2,
+    name: "callback outbox",
+    sql: `
+      ALTER TABLE tasks ADD COLUMN callback TEXT;
+      CREATE TABLE deliveries (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        task_id TEXT,
+        endpoint_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        event TEXT NOT NULL,
+        url TEXT,
+        auth TEXT,
+        body TEXT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER,
+        last_error TEXT,
+        last_status_code INTEGER,
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        claim_token TEXT,
+        claim_expires_at INTEGER
+      ) STRICT;
+      CREATE INDEX deliveries_due ON deliveries (next_attempt_at, id) WHERE status = 'pending';
+      CREATE INDEX deliveries_claimed ON deliveries (claim_expires_at) WHERE claim_token IS NOT NULL;
+      CREATE INDEX deliveries_task ON deliveries (task_id, id) WHERE task_id IS NOT NULL;
+      CREATE INDEX deliveries_endpoint_status ON deliveries (endpoint_id, status, id);
+      CREATE INDEX deliveries_done ON deliveries (created_at, id) WHERE status IN ('delivered', 'skipped');
+      CREATE TABLE attempts (
+        delivery_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        started_at INTEGER NOT NULL,
+        url TEXT NOT NULL,
+        status_code INTEGER,
+        error_class TEXT,
+        error_message TEXT,
+        latency_ms REAL NOT NULL,
+        outcome TEXT NOT NULL,
+        next_attempt_at INTEGER,
+        PRIMARY KEY (delivery_id, n)
+      ) STRICT, WITHOUT ROWID;
     `,
   },
 ];

@@ -29,9 +29,10 @@ export interface TaskRow {
 
 /** The SQL of every statement the adapter runs. */
 const SQL = {
-  /** (id, queue, owner, created_by, payload, max_attempts, created_at, expires_at); 0 changes: id taken. */
-  insert: `INSERT INTO tasks (id, queue, owner, created_by, status, payload, max_attempts, created_at, expires_at)
-       VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+  /** (id, queue, owner, created_by, payload, max_attempts, created_at, expires_at, callback); 0 changes: id taken. */
+  insert: `INSERT INTO tasks (id, queue, owner, created_by, status, payload, max_attempts, created_at, expires_at,
+         callback)
+       VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
   /** (queue, now, limit): oldest leasable tasks. tasks_pending is ordered by (queue, seq). */
   leasable: `SELECT seq, id, owner, created_by, payload, attempts, max_attempts, created_at
        FROM tasks INDEXED BY tasks_pending
@@ -46,19 +47,19 @@ const SQL = {
        WHERE seq = ?`,
   /** (lease_expires_at, id, lease_token). */
   extend: `UPDATE tasks SET lease_expires_at = ? WHERE id = ? AND status = 'STARTED' AND lease_token = ?`,
-  /** (finished_at, output, status_code, id, lease_token) → the queue. */
+  /** (finished_at, output, status_code, id, lease_token) → the queue, owner and callback spec. */
   complete: `UPDATE tasks SET status = 'SUCCESS', finished_at = ?, output = ?, status_code = ?, lease_token = NULL,
          lease_expires_at = NULL, error_message = NULL, traceback = NULL
        WHERE id = ? AND status = 'STARTED' AND lease_token = ?
-       RETURNING queue`,
-  /** ({ retry: 0|1, now, message, traceback, statusCode, id, token }) → the new status and queue. */
+       RETURNING queue, owner, callback`,
+  /** ({ retry: 0|1, now, message, traceback, statusCode, id, token }) → the new status, queue, owner, callback. */
   fail: `UPDATE tasks SET
          status = CASE WHEN @retry AND attempts < max_attempts THEN 'PENDING' ELSE 'FAILURE' END,
          finished_at = CASE WHEN @retry AND attempts < max_attempts THEN NULL ELSE @now END,
          error_message = @message, traceback = @traceback, status_code = @statusCode, lease_token = NULL,
          lease_expires_at = NULL
        WHERE id = @id AND status = 'STARTED' AND lease_token = @token
-       RETURNING status, queue`,
+       RETURNING status, queue, owner, callback`,
   /** (id, lease_token) → the queue; gives the attempt back. */
   release: `UPDATE tasks SET status = 'PENDING', attempts = attempts - 1, lease_token = NULL, lease_expires_at = NULL
        WHERE id = ? AND status = 'STARTED' AND lease_token = ?
@@ -74,7 +75,7 @@ const SQL = {
   /** In-flight tasks per queue (at startup). */
   inFlightByQueue: `SELECT queue, count(*) AS n FROM tasks INDEXED BY tasks_leased WHERE status = 'STARTED' GROUP BY queue`,
   /** (now): leases past their deadline. */
-  expiredLeases: `SELECT seq, id, queue, attempts, max_attempts FROM tasks INDEXED BY tasks_leased
+  expiredLeases: `SELECT seq, id, queue, owner, attempts, max_attempts, callback FROM tasks INDEXED BY tasks_leased
        WHERE status = 'STARTED' AND lease_expires_at <= ?`,
   /** (seq): an expired lease goes back to the queue, keeping its place. */
   requeue: `UPDATE tasks SET status = 'PENDING', lease_token = NULL, lease_expires_at = NULL WHERE seq = ?`,
