@@ -7,16 +7,21 @@ import { join, resolve } from "node:path";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { FilesystemArtifactStore } from "./artifacts/filesystem.js";
 import type { ArtifactStore } from "./artifacts/port.js";
+import { CallbackDispatcher } from "./callbacks/dispatcher.js";
+import type { CallbackOutbox } from "./callbacks/port.js";
 import type { LaunchConfig } from "./config/schema.js";
 import { SecretsBox } from "./domain/secrets-box.js";
 import { LocalOrchestrator } from "./execution/local-orchestrator.js";
 import { QueueSweeper } from "./execution/sweeper.js";
 import { buildGateway } from "./gateway/app.js";
 import type { GatewayDeps } from "./gateway/deps.js";
+import { MetricsRegistry } from "./metrics/registry.js";
 import { ImmediateOrchestrator } from "./orchestration/immediate.js";
 import type { Orchestrator } from "./orchestration/port.js";
 import { EmbeddedTaskQueue } from "./queue/embedded/embedded-queue.js";
 import type { TaskQueue } from "./queue/port.js";
+import { CallbackSecretService } from "./services/callback-secrets.js";
+import { withTaskMetrics } from "./services/task-metrics.js";
 import { openStore } from "./store/open.js";
 import type { Store } from "./store/port.js";
 
@@ -35,15 +40,19 @@ export interface ComposeOptions {
 export interface Composition {
   app: FastifyInstance;
   deps: GatewayDeps;
-  /** Stops the queue sweeper, closes the gateway, the orchestrator, the task queue, the artifact store and the store. */
+  /**
+   * Stops the queue sweeper, closes the gateway and the orchestrator, stops the callback dispatcher, then
+   * closes the task queue (and its outbox), the artifact store and the store.
+   */
   close(): Promise<void>;
 }
 
 /**
  * Builds the server from configuration: creates the data directory, opens the store, the artifact
- * store (`<dataDir>/artifacts`), the task queue (`<dataDir>/queue.db`, swept about once a second), the
- * secrets box and the logger, and builds the gateway. On failure it closes whatever it had opened, so
- * nothing is left half-open.
+ * store (`<dataDir>/artifacts`), the task queue (`<dataDir>/queue.db`, swept about once a second; it is
+ * also the callback outbox), the secrets box and the logger, builds the gateway, and starts the callback
+ * dispatcher (on a single node the same process sends callbacks). On failure it closes whatever it had
+ * opened, so nothing is left half-open.
  */
 export async function compose(config: LaunchConfig, options: ComposeOptions = {}): Promise<Composition> {
   const dataDir = resolve(config.dataDir);
@@ -67,13 +76,25 @@ export async function compose(config: LaunchConfig, options: ComposeOptions = {}
     const artifacts: ArtifactStore = new FilesystemArtifactStore(join(dataDir, "artifacts"));
     await artifacts.ready();
     closers.push(() => artifacts.close());
-    const queue: TaskQueue = new EmbeddedTaskQueue({
+    // What `GET /metrics` renders: task counters (counted at the queue port) and the dispatcher's.
+    const metrics = new MetricsRegistry();
+    const embedded = new EmbeddedTaskQueue({
       file: join(dataDir, "queue.db"),
       resultRetentionMs: config.resultRetentionSeconds * 1000,
     });
+    const queue: TaskQueue = withTaskMetrics(embedded, metrics);
+    // The embedded queue is its own callback outbox: a task's delivery commits with its result.
+    const outbox: CallbackOutbox = embedded;
     closers.push(() => queue.close());
+    // Stopped after the gateway and the workers (their last results may still call back), before the
+    // queue closes.
+    let dispatcher: CallbackDispatcher | undefined;
+    closers.push(async () => {
+      await dispatcher?.stop();
+    });
     await queue.ready();
     const now = options.now ?? (() => new Date());
+    const callbackSecrets = new CallbackSecretService({ store, secrets, config, now });
     // `local`: worker processes on this machine; `none`: no workers (control plane only).
     const local =
       config.orchestration === "local"
@@ -82,7 +103,7 @@ export async function compose(config: LaunchConfig, options: ComposeOptions = {}
     const orchestrator: Orchestrator = local ?? new ImmediateOrchestrator({ store, now });
     closers.push(() => orchestrator.close());
     const { app, deps } = await buildGateway(
-      { config, store, artifacts, secrets, orchestrator, queue, now },
+      { config, store, artifacts, secrets, orchestrator, queue, outbox, callbackSecrets, metrics, now },
       { logger: loggerOptions(config, options.logDestination) },
     );
     // Closers run in reverse: on close the gateway stops taking requests first, then the workers drain
@@ -94,6 +115,14 @@ export async function compose(config: LaunchConfig, options: ComposeOptions = {}
     const sweeper = new QueueSweeper({ queue, log: app.log.child({ component: "queue-sweeper" }) });
     sweeper.start();
     closers.push(() => sweeper.stop());
+    dispatcher = CallbackDispatcher.fromConfig(config, {
+      outbox,
+      secrets,
+      signingKeys: callbackSecrets,
+      metrics,
+      log: app.log.child({ component: "dispatcher" }),
+    });
+    dispatcher.start();
     return { app, deps, close: closeAll };
   } catch (error) {
     await closeAll().catch(() => {});

@@ -165,6 +165,52 @@ export const SETTINGS = {
     min: 1,
     doc: "How long finished async tasks and their results are kept before they are deleted.",
   }),
+  callbackSecretGraceSeconds: s({
+    env: "LAUNCH_CALLBACK_SECRET_GRACE_SECONDS",
+    kind: "int",
+    default: 86400,
+    min: 0,
+    doc: "After a signing secret rotation, how long the previous secret keeps signing callbacks too.",
+  }),
+  callbackTimeoutSeconds: s({
+    env: "LAUNCH_CALLBACK_TIMEOUT_SECONDS",
+    kind: "number",
+    default: 10,
+    min: 0.001,
+    doc: "Time allowed for one callback attempt: connect, TLS handshake and the receiver's whole answer.",
+  }),
+  callbackConcurrency: s({
+    env: "LAUNCH_CALLBACK_CONCURRENCY",
+    kind: "int",
+    default: 64,
+    min: 1,
+    doc: "Callback attempts the dispatcher runs at once, across all receivers.",
+  }),
+  callbackPerOriginConcurrency: s({
+    env: "LAUNCH_CALLBACK_PER_ORIGIN_CONCURRENCY",
+    kind: "int",
+    default: 8,
+    min: 1,
+    doc: "Callback attempts at once to one origin (scheme://host:port), so a slow receiver cannot hold every slot.",
+  }),
+  callbackRetrySchedule: s({
+    env: "LAUNCH_CALLBACK_RETRY_SCHEDULE",
+    kind: "string",
+    default: "5,30,120,600,1800,3600,7200,14400,28800,43200",
+    doc: "Comma-separated seconds: the largest delay (full jitter) before each callback retry; after the last, the delivery fails.",
+  }),
+  callbackAllowPrivateNetworks: s({
+    env: "LAUNCH_CALLBACK_ALLOW_PRIVATE_NETWORKS",
+    kind: "bool",
+    default: true,
+    doc: "Allow callbacks to loopback and private networks (checked after DNS). Set false on multi-tenant installs.",
+  }),
+  callbackCaFile: s({
+    env: "LAUNCH_CALLBACK_CA_FILE",
+    kind: "string",
+    default: "",
+    doc: "PEM file of extra CA certificates trusted for callback receivers, besides the system CAs (read at start).",
+  }),
 } as const;
 
 export type SettingKey = keyof typeof SETTINGS;

@@ -7,9 +7,12 @@ import "./principal.js";
 import { registerDocs } from "./docs.js";
 import { artifactRoutes } from "./routes/artifacts.js";
 import { bundleRoutes } from "./routes/bundles.js";
+import { callbackSecretRoutes } from "./routes/callback-secrets.js";
+import { callbackRoutes } from "./routes/callbacks.js";
 import { endpointLogRoutes } from "./routes/endpoint-logs.js";
 import { endpointRoutes } from "./routes/endpoints.js";
 import { healthRoutes } from "./routes/health.js";
+import { metricsRoutes } from "./routes/metrics.js";
 import { taskRoutes } from "./routes/tasks.js";
 
 /** A 422 that says where the JSON breaks (Fastify's own error does not). */
@@ -110,10 +113,13 @@ export async function buildGateway(
   await registerDocs(app);
 
   await app.register(healthRoutes, { deps });
+  await app.register(metricsRoutes, { deps });
   await app.register(bundleRoutes, { deps });
   await app.register(artifactRoutes, { deps });
   await app.register(endpointRoutes, { deps });
   await app.register(endpointLogRoutes, { deps });
   await app.register(taskRoutes, { deps });
+  await app.register(callbackSecretRoutes, { deps });
+  await app.register(callbackRoutes, { deps });
   return { app, deps };
 }

@@ -39,7 +39,12 @@ export async function registerDocs(app: FastifyInstance): Promise<void> {
         { name: "Model Bundles", description: "Immutable, versioned descriptions of how to run a model." },
         { name: "Model Endpoints", description: "Deployed bundles." },
         { name: "Artifacts", description: "Uploads and downloads of bundle artifacts and results." },
+        {
+          name: "Callbacks",
+          description: "Callback signing secrets, the delivery log and replays [ext].",
+        },
         { name: "Health", description: "Unauthenticated liveness and readiness checks." },
+        { name: "Metrics", description: "Unauthenticated Prometheus metrics (counts only)." },
       ],
     },
   });

@@ -26,8 +26,11 @@ import { checkCallbackAuth } from "./callback-auth.js";
 /** Endpoint names: 1 to 63 lowercase letters, digits and `-`, starting and ending with a letter or digit. */
 export const ENDPOINT_NAME_PATTERN = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
-/** An endpoint's settings after validation; the credentials stay apart, in clear, until sealed. */
-export type CheckedSpec = Omit<EndpointSpec, "defaultCallbackAuth">;
+/**
+ * An endpoint's settings after validation; the credentials stay apart, in clear, until sealed. The
+ * signing secret is not a request field: create makes it, update keeps it (`callback-secrets.ts`).
+ */
+export type CheckedSpec = Omit<EndpointSpec, "defaultCallbackAuth" | "callbackSecret">;
 
 export interface CheckedCreate {
   name: string;

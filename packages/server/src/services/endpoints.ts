@@ -2,8 +2,9 @@
  * Model endpoints: create, list, get, update (patch), delete and restart, for the caller's team.
  *
  * Every write validates the whole request first (`endpoint-validation.ts`), seals callback credentials
- * with the secrets box, records the desired state in the store with its new status from the state
- * machine (`domain/endpoint-status.ts`), and only then tells the orchestrator. Nothing is written when a
+ * with the secrets box (and, at create, a new callback signing secret: `callback-secrets.ts`), records
+ * the desired state in the store with its new status from the state machine
+ * (`domain/endpoint-status.ts`), and only then tells the orchestrator. Nothing is written when a
  * request is rejected. Another team's endpoint is not found, exactly like a missing one.
  *
  * `endpoint_creation_task_id`: the reference returns the id of an internal build task; we return the
@@ -24,6 +25,7 @@ import type { Orchestrator, WorkerLogLine } from "../orchestration/port.js";
 import type { TaskQueue } from "../queue/port.js";
 import type { BundleRecord, EndpointChanges, EndpointRecord, Store } from "../store/port.js";
 import { sealCallbackAuth } from "./callback-auth.js";
+import { newCallbackSecret } from "./callback-secrets.js";
 import { checkCreateRequest, checkUpdateRequest } from "./endpoint-validation.js";
 import { endpointView } from "./endpoint-view.js";
 
@@ -85,6 +87,7 @@ export class EndpointService {
       spec: {
         ...checked.spec,
         defaultCallbackAuth: checked.auth === null ? null : sealCallbackAuth(checked.auth, secrets),
+        callbackSecret: newCallbackSecret(secrets),
       },
       version: 1,
       createdAt: at,
@@ -139,6 +142,8 @@ export class EndpointService {
             checked.auth === undefined
               ? current.spec.defaultCallbackAuth
               : sealCallbackAuth(checked.auth, secrets),
+          // The signing secret is kept by edits; only a rotation changes it.
+          ...(current.spec.callbackSecret ? { callbackSecret: current.spec.callbackSecret } : {}),
         },
       };
     });

@@ -62,6 +62,18 @@ export type StoredCallbackAuth =
   | { kind: "basic"; username: string; sealed: string }
   | { kind: "mtls"; sealed: string };
 
+/**
+ * An endpoint's callback signing secrets (`whsec_…`), sealed by the secrets box. After a rotation the
+ * previous secret keeps signing until `previousExpiresAt`, so receivers can switch without losing
+ * callbacks. Never rendered in an endpoint view or a log line.
+ */
+export interface StoredCallbackSecret {
+  current: string;
+  previous: string | null;
+  /** ISO time after which `previous` no longer signs; null when there is no previous secret. */
+  previousExpiresAt: string | null;
+}
+
 /** Everything about an endpoint that its owner sets with create or edit. */
 export interface EndpointSpec {
   modelBundleId: string;
@@ -89,6 +101,11 @@ export interface EndpointSpec {
   taskExpiresSeconds: number | null;
   queueMessageTimeoutSeconds: number | null;
   nodesPerWorker: number;
+  /**
+   * The signing secrets of its callbacks, set at create (endpoints created before signing existed get
+   * one on first read of it). Kept by edits; changed only by a rotation.
+   */
+  callbackSecret?: StoredCallbackSecret | null | undefined;
 }
 
 export interface EndpointRecord {
