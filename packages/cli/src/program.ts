@@ -2,6 +2,7 @@
 import { createRequire } from "node:module";
 import { Command } from "commander";
 import { registerBundles } from "./commands/bundles.js";
+import { registerCallbacks } from "./commands/callbacks.js";
 import { registerEndpoints } from "./commands/endpoints.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerServe } from "./commands/serve.js";
@@ -18,7 +19,9 @@ const { version } = createRequire(import.meta.url)("../package.json") as { versi
  */
 export function buildProgram(io: CliIo): Command {
   const program = new Command("launch")
-    .description("Launch: serve models behind the Launch REST API; manage keys, bundles, endpoints and tasks")
+    .description(
+      "Launch: serve models behind the Launch REST API; manage keys, bundles, endpoints, tasks and callbacks",
+    )
     .version(version, "-V, --version")
     .exitOverride()
     .configureOutput({
@@ -31,5 +34,7 @@ export function buildProgram(io: CliIo): Command {
   registerBundles(program, io);
   registerEndpoints(program, io);
   registerTasks(program, io);
+  // After the endpoints: it also adds `launch endpoints secret`.
+  registerCallbacks(program, io);
   return program;
 }

@@ -10,6 +10,9 @@
  */
 import type {
   BundleV2,
+  CallbackDeliveryView,
+  CallbackSecret,
+  CallbacksReplayed,
   CloneBundleRequest,
   CreateBundleV2Request,
   EndpointCreated,
@@ -29,6 +32,14 @@ import type {
   ListModelBundlesV2Response,
   ModelBundleRef,
 } from "./bundle-options.js";
+import {
+  callbackSecret,
+  getTaskCallbacks,
+  type ListEndpointCallbacksOptions,
+  listEndpointCallbacks,
+  replayCallback,
+  replayFailedCallbacks,
+} from "./callbacks.js";
 import {
   type AnyEndpoint,
   BaseEndpoint,
@@ -543,6 +554,75 @@ export class LaunchClient {
    */
   asyncTaskFuture(taskId: string): EndpointResponseFuture {
     return new EndpointResponseFuture(this, taskId);
+  }
+
+  // ---- callbacks [ext] -----------------------------------------------------------------------------
+
+  /**
+   * An async task's callbacks (usually one; none without the endpoint's `callback` hook), each with every
+   * attempt: time, URL, HTTP status or error, latency, next attempt. Another team's task throws
+   * `NotFoundError`.
+   *
+   * @example
+   * const [delivery] = await client.getTaskCallbacks("tsk_01...");
+   * console.log(delivery?.status, delivery?.attempts.length); // "delivered" 1
+   */
+  getTaskCallbacks(taskId: string): Promise<CallbackDeliveryView[]> {
+    return getTaskCallbacks(this.#http, taskId);
+  }
+
+  /**
+   * An endpoint's callbacks (name, id or object), newest first; `status: "failed"` lists the dead
+   * letters. Page with `before`: the last id of the previous page.
+   *
+   * @example
+   * const deadLetters = await client.listEndpointCallbacks("demo-endpoint", { status: "failed", limit: 50 });
+   */
+  async listEndpointCallbacks(
+    modelEndpoint: ModelEndpointRef,
+    options: ListEndpointCallbacksOptions = {},
+  ): Promise<CallbackDeliveryView[]> {
+    return listEndpointCallbacks(this.#http, await this.#idOf(modelEndpoint), options);
+  }
+
+  /**
+   * Sends a delivered or failed callback again, now, with the same `webhook-id` and body (a pending one is
+   * left as it is); returns the delivery. A skipped delivery (no URL) throws `BadRequestError`.
+   *
+   * @example const delivery = await client.replayCallback("dlv_01..."); // status "pending" or "delivered"
+   */
+  replayCallback(deliveryId: string): Promise<CallbackDeliveryView> {
+    return replayCallback(this.#http, deliveryId);
+  }
+
+  /**
+   * Replays every dead letter (`failed` delivery) of an endpoint; returns how many.
+   *
+   * @example const { replayed } = await client.replayFailedCallbacks("demo-endpoint");
+   */
+  async replayFailedCallbacks(modelEndpoint: ModelEndpointRef): Promise<CallbacksReplayed> {
+    return replayFailedCallbacks(this.#http, await this.#idOf(modelEndpoint));
+  }
+
+  /**
+   * The endpoint's callback signing secret (`whsec_…`): verify callbacks with it (`verifyCallback`,
+   * `createCallbackHandler`). `previous_secret_expires_at` says until when the secret before the last
+   * rotation signs too.
+   *
+   * @example const { secret } = await client.getCallbackSecret("demo-endpoint");
+   */
+  async getCallbackSecret(modelEndpoint: ModelEndpointRef): Promise<CallbackSecret> {
+    return callbackSecret(this.#http, await this.#idOf(modelEndpoint), "read");
+  }
+
+  /**
+   * Makes a new signing secret for the endpoint and returns it. The previous one keeps signing too (a
+   * second signature) until `previous_secret_expires_at`, so receivers can switch without a rejection.
+   *
+   * @example const { secret, previous_secret_expires_at } = await client.rotateCallbackSecret("demo-endpoint");
+   */
+  async rotateCallbackSecret(modelEndpoint: ModelEndpointRef): Promise<CallbackSecret> {
+    return callbackSecret(this.#http, await this.#idOf(modelEndpoint), "rotate");
   }
 
   // ---- lookups -------------------------------------------------------------------------------------

@@ -5,7 +5,14 @@
  * a future for async, a response for sync, an async iterable of responses for streaming.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Endpoint, EndpointStatus, EndpointType } from "@launch/protocol";
+import type {
+  CallbackDeliveryView,
+  CallbackSecret,
+  Endpoint,
+  EndpointStatus,
+  EndpointType,
+} from "@launch/protocol";
+import type { ListEndpointCallbacksOptions } from "./callbacks.js";
 import type { LaunchClient } from "./client.js";
 import { EndpointFailedError, ServerError, WaitTimeoutError } from "./errors.js";
 import type { EndpointResponseFuture } from "./future.js";
@@ -113,6 +120,34 @@ export abstract class BaseEndpoint {
    */
   logs(options: { tail?: number | undefined } = {}): Promise<EndpointLogs> {
     return this.client.getEndpointLogs(this, options);
+  }
+
+  /**
+   * The endpoint's callbacks, newest first [ext]; `status: "failed"` lists the dead letters.
+   *
+   * @example const deadLetters = await endpoint.callbacks({ status: "failed" });
+   */
+  callbacks(options: ListEndpointCallbacksOptions = {}): Promise<CallbackDeliveryView[]> {
+    return this.client.listEndpointCallbacks(this, options);
+  }
+
+  /**
+   * The endpoint's callback signing secret (`whsec_…`) [ext], to verify callbacks with.
+   *
+   * @example const { secret } = await endpoint.callbackSecret();
+   */
+  callbackSecret(): Promise<CallbackSecret> {
+    return this.client.getCallbackSecret(this);
+  }
+
+  /**
+   * Makes a new callback signing secret and returns it [ext]; the previous one signs too until
+   * `previous_secret_expires_at`.
+   *
+   * @example const { secret } = await endpoint.rotateCallbackSecret();
+   */
+  rotateCallbackSecret(): Promise<CallbackSecret> {
+    return this.client.rotateCallbackSecret(this);
   }
 
   /**

@@ -5,14 +5,15 @@
  * `wait` (it answers at once while the task is unfinished), it falls back to polling with a short backoff.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { TaskResponse } from "@launch/protocol";
+import type { CallbackDeliveryView, TaskResponse } from "@launch/protocol";
 import { TaskExpiredError, WaitTimeoutError } from "./errors.js";
 import { type GetAsyncTaskOptions, MAX_WAIT_SECONDS } from "./task-calls.js";
 import { type EndpointResponse, isFinishedStatus, responseFromWire } from "./tasks.js";
 
-/** What a future needs from the client: reading a task, optionally long-polling. */
+/** What a future needs from the client: reading a task, optionally long-polling, and its callbacks. */
 export interface AsyncTaskReader {
   getAsyncTask(taskId: string, options?: GetAsyncTaskOptions): Promise<TaskResponse>;
+  getTaskCallbacks(taskId: string): Promise<CallbackDeliveryView[]>;
 }
 
 export interface WaitOptions {
@@ -120,6 +121,16 @@ export class EndpointResponseFuture {
    */
   status(): Promise<TaskResponse> {
     return this.#reader.getAsyncTask(this.taskId);
+  }
+
+  /**
+   * The task's callbacks [ext] (usually one, once the task has finished; none before, and none without
+   * the endpoint's `callback` hook), each with every attempt.
+   *
+   * @example const [delivery] = await future.callbacks(); console.log(delivery?.status);
+   */
+  callbacks(): Promise<CallbackDeliveryView[]> {
+    return this.#reader.getTaskCallbacks(this.taskId);
   }
 
   /** `{ taskId }`, so that `JSON.stringify(future)` shows the task. */

@@ -15,9 +15,17 @@ export type {
   BundleFlavor,
   BundleOrderBy,
   BundleV2,
+  CallbackAttemptOutcome,
+  CallbackAttemptView,
   CallbackAuth,
   CallbackAuthKind,
   CallbackAuthView,
+  CallbackDeliveryList,
+  CallbackDeliveryStatus,
+  CallbackDeliveryView,
+  CallbackEvent,
+  CallbackSecret,
+  CallbacksReplayed,
   Endpoint,
   EndpointOrderBy,
   EndpointStatus,
@@ -30,9 +38,18 @@ export type {
   TaskResponse,
   TaskStatus,
   ValidationIssue,
+  WebhookVerificationReason,
+} from "@launch/protocol";
+/** Standard Webhooks helpers of the server, for receivers' own tests (sign a request as Launch does). */
+export {
+  CALLBACK_DELIVERY_STATUSES,
+  DEFAULT_WEBHOOK_TOLERANCE_SECONDS,
+  signWebhook,
+  WEBHOOK_HEADERS,
 } from "@launch/protocol";
 export * from "./bundle-dirs.js";
 export * from "./bundle-options.js";
+export * from "./callbacks.js";
 export * from "./client.js";
 export * from "./endpoint.js";
 export * from "./endpoint-options.js";
@@ -41,6 +58,7 @@ export * from "./flavors.js";
 export * from "./future.js";
 export * from "./hooks.js";
 export * from "./http.js";
+export * from "./receiver.js";
 export * from "./sse.js";
 export * from "./task-calls.js";
 export * from "./tasks.js";
