@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { TestReceiver } from "../callbacks/testing-receiver.js";
 import {
   createEndpoint,
   createFixtureImageBundle,
@@ -54,7 +55,10 @@ describe.skipIf(!built)("a server killed with SIGKILL", () => {
     if (dataDir) await rm(dataDir, { recursive: true, force: true });
   });
 
-  async function startServerProcess(port: number): Promise<ChildProcess> {
+  async function startServerProcess(
+    port: number,
+    extraEnv: Record<string, string> = {},
+  ): Promise<ChildProcess> {
     const child = spawn(process.execPath, [serverBin], {
       env: {
         PATH: process.env.PATH,
@@ -64,6 +68,7 @@ describe.skipIf(!built)("a server killed with SIGKILL", () => {
         LAUNCH_AUTH: "open",
         LAUNCH_LOG_LEVEL: "warn",
         LAUNCH_TASK_LEASE_SECONDS: "2",
+        ...extraEnv,
       },
       stdio: ["ignore", "ignore", "inherit"],
     });
@@ -115,5 +120,58 @@ describe.skipIf(!built)("a server killed with SIGKILL", () => {
     // Asking again gives the same single result.
     const again = await api.request("GET", `/v1/async-tasks/${taskIds[0]}`, { key });
     expect(again.body).toEqual(results[0]);
+  }, 90_000);
+
+  it("resumes a callback's retry schedule after a restart and delivers it once", async () => {
+    await rm(dataDir, { recursive: true, force: true });
+    dataDir = await mkdtemp(join(tmpdir(), "launch-crash-"));
+    const port = await freePort();
+    const api = routeCaller(`http://127.0.0.1:${port}`);
+    const key = "crash-callbacks";
+    // The receiver is down (503) until told otherwise.
+    let up = false;
+    const receiver = await TestReceiver.http((_req, res) => res.writeHead(up ? 200 : 503).end());
+    const env = { LAUNCH_CALLBACK_RETRY_SCHEDULE: "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1" };
+    try {
+      const first = await startServerProcess(port, env);
+      const bundleId = await createFixtureImageBundle(api, key, "echo-server.mjs", { name: "echo-callback" });
+      const id = await createEndpoint(api, key, {
+        name: "echo-callback",
+        bundleId,
+        post_inference_hooks: ["callback"],
+        default_callback_url: receiver.url("/hook"),
+      });
+      await waitForEndpoint(api, key, id, readyWith(1));
+      const taskId = await submitTask(api, key, id, { args: { value: "kept" } });
+      expect((await waitForTask(api, key, taskId)).status).toBe("SUCCESS");
+      // Two refused attempts, then the server dies in the middle of the schedule.
+      while (receiver.received.length < 2) await new Promise((r) => setTimeout(r, 20));
+      first.kill("SIGKILL");
+      await new Promise((r) => first.once("exit", r));
+      const refused = receiver.received.length;
+
+      up = true;
+      await startServerProcess(port, env);
+      let deliveries: { status: string; attempts: { outcome: string }[] }[] = [];
+      for (let i = 0; i < 300; i++) {
+        deliveries = (await api.request("GET", `/v1/async-tasks/${taskId}/callbacks`, { key })).body
+          .callbacks;
+        if (deliveries[0]?.status === "delivered") break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(deliveries).toHaveLength(1);
+      expect(deliveries[0]?.status).toBe("delivered");
+      const outcomes = deliveries[0]?.attempts.map((a) => a.outcome) ?? [];
+      expect(outcomes.at(-1)).toBe("delivered");
+      expect(outcomes.filter((o) => o === "delivered")).toHaveLength(1);
+      // Every request the receiver saw carried the same body and the same webhook-id.
+      expect(receiver.received.length).toBeGreaterThan(refused);
+      expect(new Set(receiver.received.map((r) => r.headers["webhook-id"])).size).toBe(1);
+      expect(new Set(receiver.received.map((r) => r.body)).size).toBe(1);
+      expect(JSON.parse(receiver.received[0]!.body)).toEqual({ task_id: taskId, result: { value: "kept" } });
+      expect(receiver.received.filter((_, i) => i >= refused)).toHaveLength(1);
+    } finally {
+      await receiver.close();
+    }
   }, 90_000);
 });
