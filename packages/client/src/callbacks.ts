@@ -50,6 +50,15 @@ export async function listEndpointCallbacks(
 }
 
 /**
+ * `GET /v1/callbacks/{id}`: one delivery with its attempts.
+ *
+ * @example const delivery = await getCallback(http, "dlv_1");
+ */
+export function getCallback(http: HttpTransport, deliveryId: string): Promise<CallbackDeliveryView> {
+  return http.request<CallbackDeliveryView>("GET", `/v1/callbacks/${encodeURIComponent(deliveryId)}`);
+}
+
+/**
  * `POST /v1/callbacks/{id}/replay`: sends a delivered or failed delivery again, now, with the same
  * `webhook-id` and body; answers the delivery.
  *

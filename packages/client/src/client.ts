@@ -34,6 +34,7 @@ import type {
 } from "./bundle-options.js";
 import {
   callbackSecret,
+  getCallback,
   getTaskCallbacks,
   type ListEndpointCallbacksOptions,
   listEndpointCallbacks,
@@ -593,6 +594,15 @@ export class LaunchClient {
    */
   replayCallback(deliveryId: string): Promise<CallbackDeliveryView> {
     return replayCallback(this.#http, deliveryId);
+  }
+
+  /**
+   * One callback delivery with its attempts.
+   *
+   * @example const delivery = await client.getCallback("dlv_01..."); // delivery.attempts[0].status_code
+   */
+  getCallback(deliveryId: string): Promise<CallbackDeliveryView> {
+    return getCallback(this.#http, deliveryId);
   }
 
   /**

@@ -175,14 +175,7 @@ export function registerEndpointSecret(endpoints: Command, io: CliIo): void {
  * the delivery itself when it belongs to the endpoint.
  */
 async function findDelivery(client: LaunchClient, deliveryId: string): Promise<CallbackDeliveryView> {
-  const probe = `${deliveryId}0`;
-  for (const endpoint of await client.listModelEndpoints()) {
-    const [newest] = await client.listEndpointCallbacks(endpoint, { limit: 1, before: probe });
-    if (newest?.id === deliveryId) return newest;
-  }
-  throw new CliError(
-    `callback ${deliveryId} was not found on your team's endpoints (show a task's callbacks with: launch callbacks show <task-id>)`,
-  );
+  return client.getCallback(deliveryId);
 }
 
 function deliveryTable(deliveries: CallbackDeliveryView[]): string {

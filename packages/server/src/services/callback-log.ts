@@ -84,6 +84,13 @@ export class CallbackLogService {
     return { callbacks: await Promise.all(deliveries.map((d) => this.#view(d, caller))) };
   }
 
+  /** One delivery with its attempts, for its team or the endpoint's team. */
+  async one(caller: Caller, deliveryId: string): Promise<CallbackDeliveryView> {
+    const found = await this.#deps.outbox.getDelivery(deliveryId);
+    if (!found || !(await this.#mayReplay(caller, found))) throw deliveryNotFound(deliveryId);
+    return this.#view(found, caller);
+  }
+
   /**
    * Sends a delivery again (same `webhook-id`, same body), due now. A pending one is left as it is; a
    * skipped one (no URL) cannot be replayed (400).

@@ -439,6 +439,13 @@ describe("replays", () => {
     expect((await call("POST", "/v1/callbacks/dlv_unknown/replay", owner.key)).status).toBe(404);
     expect(receivedAt(path)).toHaveLength(1);
 
+    // GET /v1/callbacks/{id}: the dead letter with its attempt, for its team only.
+    const one = await call("GET", `/v1/callbacks/${dead.id}`, owner.key);
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ id: dead.id, task_id: taskId, status: "failed" });
+    expect(one.body.attempts.map((a: View) => a.status_code)).toEqual([400]);
+    expect((await call("GET", `/v1/callbacks/${dead.id}`, other.key)).status).toBe(404);
+
     fixed.add(path);
     const replayed = await call("POST", `/v1/callbacks/${dead.id}/replay`, owner.key);
     expect(replayed.status).toBe(200);

@@ -76,6 +76,23 @@ export const callbackRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (
       }),
   );
 
+  app.get<{ Params: { delivery_id: string } }>(
+    "/v1/callbacks/:delivery_id",
+    {
+      schema: {
+        tags,
+        summary: "Get one callback delivery with its attempts [ext]",
+        params: deliveryIdParamsSchema,
+        response: {
+          200: callbackDeliverySchema,
+          401: unauthenticated,
+          404: { ...errorBodySchema, description: "No such delivery for your team." },
+        },
+      },
+    },
+    async (request) => log.one(request.principal, request.params.delivery_id),
+  );
+
   app.post<{ Params: { delivery_id: string } }>(
     "/v1/callbacks/:delivery_id/replay",
     {
