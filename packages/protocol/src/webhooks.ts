@@ -8,7 +8,7 @@
  *   the base64 part of the endpoint's `whsec_...` secret; during a secret rotation, one space-separated
  *   signature per secret.
  */
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject, randomBytes, timingSafeEqual } from "node:crypto";
 
 /** The prefix of a signing secret. */
 export const WEBHOOK_SECRET_PREFIX = "whsec_";
@@ -58,7 +58,7 @@ export function signWebhook(input: SignWebhookInput): string {
   }
   return secrets
     .map(
-      (secret) => `v1,${hmac(secretBytes(secret), input.id, input.timestamp, input.body).toString("base64")}`,
+      (secret) => `v1,${hmac(secretKey(secret), input.id, input.timestamp, input.body).toString("base64")}`,
     )
     .join(" ");
 }
@@ -154,7 +154,7 @@ export function verifyWebhook(input: VerifyWebhookInput): VerifiedWebhook {
     );
   }
   const secrets = typeof input.secret === "string" ? [input.secret] : input.secret;
-  const expected = secrets.map((secret) => hmac(secretBytes(secret), id, timestamp, input.body));
+  const expected = secrets.map((secret) => hmac(secretKey(secret), id, timestamp, input.body));
   for (const part of signatures.split(" ")) {
     const comma = part.indexOf(",");
     if (comma < 0 || part.slice(0, comma) !== "v1") continue;
@@ -166,12 +166,25 @@ export function verifyWebhook(input: VerifyWebhookInput): VerifiedWebhook {
   throw new WebhookVerificationError("bad_signature", "no webhook-signature matches the signing secret");
 }
 
-function hmac(key: Buffer, id: string, timestamp: number, body: string | Uint8Array): Buffer {
+function hmac(key: KeyObject, id: string, timestamp: number, body: string | Uint8Array): Buffer {
   return createHmac("sha256", key).update(`${id}.${timestamp}.`).update(body).digest();
 }
 
+/** Decoded keys of recently used secrets, so signing every attempt does not base64-decode (and check) again. */
+const keyCache = new Map<string, KeyObject>();
+const KEY_CACHE_SIZE = 256;
+
 /** The key bytes of a `whsec_` secret (the prefix is optional, as in other Standard Webhooks libraries). */
-function secretBytes(secret: string): Buffer {
+function secretKey(secret: string): KeyObject {
+  const cached = keyCache.get(secret);
+  if (cached !== undefined) return cached;
+  const bytes = createSecretKey(decodeSecret(secret));
+  if (keyCache.size >= KEY_CACHE_SIZE) keyCache.delete(keyCache.keys().next().value as string);
+  keyCache.set(secret, bytes);
+  return bytes;
+}
+
+function decodeSecret(secret: string): Buffer {
   const encoded = secret.startsWith(WEBHOOK_SECRET_PREFIX)
     ? secret.slice(WEBHOOK_SECRET_PREFIX.length)
     : secret;

@@ -6,7 +6,9 @@
  * Scheduling:
  * - At most `concurrency` attempts run at once, and at most `perOriginConcurrency` to one origin
  *   (scheme://host:port), so a slow or hanging receiver holds only its own slots.
- * - The dispatcher claims only when a slot is idle, as many as there are idle slots. Claims are oldest
+ * - The dispatcher claims when a slot is idle (at least as many as there are idle slots), and tops up a
+ *   look-ahead of up to `concurrency` claimed deliveries waiting for a slot before it runs dry, so an
+ *   attempt that ends is followed at once by the next, without waiting for a claim. Claims are oldest
  *   first whatever the origin, so deliveries for a saturated origin are held in memory (up to `maxHeld`
  *   in all) while the ones behind them, for other origins, start at once.
  * - An origin is *stalled* when all its slots are busy and none of its attempts has ended without a
@@ -129,6 +131,7 @@ export class CallbackDispatcher {
   readonly #claimMs: number;
   readonly #maxHeld: number;
   readonly #refill: number;
+  readonly #lookahead: number;
   readonly #stallMs: number;
   readonly #stalledBacklog: number;
   readonly #clock: () => number;
@@ -137,7 +140,9 @@ export class CallbackDispatcher {
   /** Deliveries waiting for a slot, by origin (insertion order = round-robin order). */
   readonly #waiting = new Map<string, Held[]>();
   readonly #origins = new Map<string, OriginState>();
-  readonly #inFlight = new Map<Promise<void>, AbortController>();
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Aborts every attempt still in flight once `stop()`'s grace is over (one signal for all of them). */
+  readonly #abortInFlight = new AbortController();
   #held = 0;
   #started = false;
   #stopping = false;
@@ -157,6 +162,8 @@ export class CallbackDispatcher {
     this.#maxHeld = Math.max(this.#concurrency, options.maxHeld ?? 16 * this.#concurrency);
     // Claim in batches of at least this many once memory is nearly full, not one by one.
     this.#refill = Math.max(1, Math.floor(this.#concurrency / 4));
+    // Deliveries claimed ahead of a free slot; never more than leaves room for the slots themselves.
+    this.#lookahead = Math.min(this.#concurrency, this.#maxHeld - this.#concurrency);
     this.#stallMs = options.stallMs ?? Math.min(this.#timeoutMs, 1_000);
     this.#stalledBacklog = Math.max(0, options.stalledBacklog ?? 4 * this.#perOrigin);
     this.#clock = options.clock ?? Date.now;
@@ -230,11 +237,10 @@ export class CallbackDispatcher {
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#stopGraceMs);
       });
-      await Promise.race([Promise.allSettled(this.#inFlight.keys()), grace]);
+      await Promise.race([Promise.allSettled(this.#inFlight), grace]);
       clearTimeout(timer);
-      for (const controller of this.#inFlight.values())
-        controller.abort(new Error("the dispatcher is stopping"));
-      await Promise.allSettled(this.#inFlight.keys());
+      this.#abortInFlight.abort(new Error("the dispatcher is stopping"));
+      await Promise.allSettled(this.#inFlight);
     }
     await this.#agents.close();
   }
@@ -244,17 +250,16 @@ export class CallbackDispatcher {
     while (!this.#stopping) {
       this.#shed();
       this.#pump();
-      const idle = this.#concurrency - this.#inFlight.size;
-      const room = this.#maxHeld - this.#held;
-      if (idle <= 0 || room < Math.min(idle, this.#refill)) {
-        // Every slot is busy, or memory is full of deliveries for saturated origins: wait for an attempt
-        // to end (or for a stall to be noticed).
+      const want = this.#wanted();
+      if (want === 0) {
+        // Every slot is busy and enough deliveries wait for one, or memory is full of deliveries for
+        // saturated origins: wait for an attempt to end (or for a stall to be noticed).
         await this.#changed(this.#stallMs);
         continue;
       }
       let claimed: ClaimedDelivery[];
       try {
-        claimed = await this.#outbox.claimDue(Math.min(idle, room), this.#claimMs);
+        claimed = await this.#outbox.claimDue(want, this.#claimMs);
       } catch (error) {
         this.#log.error({ err: error }, "claiming callback deliveries failed; retrying in 1 s");
         await sleep(1_000, signal);
@@ -274,6 +279,24 @@ export class CallbackDispatcher {
       const claimedAt = this.#clock();
       for (const delivery of claimed) this.#enqueue({ delivery, origin: originOf(delivery.url), claimedAt });
     }
+  }
+
+  /**
+   * How many deliveries to claim now (0: none). With an idle slot: the idle slots plus the look-ahead,
+   * unless memory has no room for a useful batch. With every slot busy: a top-up of the look-ahead once
+   * it is half spent.
+   */
+  #wanted(): number {
+    const idle = this.#concurrency - this.#inFlight.size;
+    const room = this.#maxHeld - this.#held;
+    const waiting = this.#held - this.#inFlight.size;
+    if (idle > 0) {
+      if (room < Math.min(idle, this.#refill)) return 0;
+      return Math.min(room, Math.max(idle, idle + this.#lookahead - waiting));
+    }
+    if (waiting * 2 > this.#lookahead) return 0;
+    const topUp = Math.min(room, this.#lookahead - waiting);
+    return topUp >= Math.min(this.#refill, this.#lookahead) ? topUp : 0;
   }
 
   /** Resolves when an attempt ends, on stop, or after `ms` (only the loop waits here). */
@@ -318,6 +341,10 @@ export class CallbackDispatcher {
     const now = this.#clock();
     const latestStart = now + this.#timeoutMs + 1_000 - this.#claimMs;
     for (const [origin, queue] of this.#waiting) {
+      // Queues are in claim order: when the first is fresh enough, so are the rest.
+      const first = queue[0];
+      if (first === undefined || (first.claimedAt >= latestStart && queue.length <= this.#stalledBacklog))
+        continue;
       let keep = queue.filter((held) => held.claimedAt >= latestStart);
       if (keep.length > this.#stalledBacklog && this.#isStalled(origin, now)) {
         keep = keep.slice(0, this.#stalledBacklog);
@@ -363,18 +390,17 @@ export class CallbackDispatcher {
   }
 
   #startAttempt(held: Held): void {
-    const controller = new AbortController();
     let state = this.#origins.get(held.origin);
     if (state === undefined) {
       state = { inFlight: 0, lastProgressAt: this.#clock() };
       this.#origins.set(held.origin, state);
     }
     state.inFlight++;
-    const attempt = this.#attempt(held.delivery, controller.signal).then(
+    const attempt = this.#attempt(held.delivery, this.#abortInFlight.signal).then(
       (progressed) => this.#ended(held.origin, progressed),
       () => this.#ended(held.origin, false),
     );
-    this.#inFlight.set(attempt, controller);
+    this.#inFlight.add(attempt);
     void attempt.finally(() => {
       this.#inFlight.delete(attempt);
       this.#pump();
@@ -480,14 +506,23 @@ export class CallbackDispatcher {
   }
 }
 
+/** Recent URLs' origins (most deliveries go to a few URLs); bounded. */
+const origins = new Map<string, string>();
+
 /** The per-origin limit's key: `scheme://host:port`, or the raw text when it is not a URL. */
 function originOf(url: string | null): string {
   if (url === null) return "";
-  try {
-    return new URL(url).origin;
-  } catch {
-    return url;
+  let origin = origins.get(url);
+  if (origin === undefined) {
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      origin = url;
+    }
+    if (origins.size >= 1024) origins.delete(origins.keys().next().value as string);
+    origins.set(url, origin);
   }
+  return origin;
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

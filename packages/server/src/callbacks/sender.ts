@@ -10,7 +10,6 @@
  */
 import { readFileSync } from "node:fs";
 import { signWebhook, WEBHOOK_HEADERS } from "@launch/protocol";
-import { request } from "undici";
 import type { SecretsBox } from "../domain/secrets-box.js";
 import { openCallbackAuth } from "../services/callback-auth.js";
 import { type HttpAgents, isTlsError } from "./http-agents.js";
@@ -144,29 +143,29 @@ export class CallbackSender {
     }
 
     const timeoutMs = this.#options.timeoutMs;
-    const controller = new AbortController();
+    const abort = new AttemptAbort();
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      controller.abort(new Error(`no complete answer within ${formatMs(timeoutMs)}`));
+      abort.abort(new Error(`no complete answer within ${formatMs(timeoutMs)}`));
     }, timeoutMs);
-    const onAbort = (): void => controller.abort(signal?.reason);
-    if (signal?.aborted) onAbort();
-    else signal?.addEventListener("abort", onAbort, { once: true });
+    const unfollow = signal ? follow(signal, abort) : undefined;
     try {
-      const response = await request(url, {
+      const response = await dispatcher.request({
+        origin: url.origin,
+        path: url.path,
         method: "POST",
         headers,
         body: delivery.body,
-        dispatcher,
-        signal: controller.signal,
+        signal: abort as unknown as AbortSignal,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });
-      const excerpt = await readExcerpt(response.body);
       const status = response.statusCode;
       const verdict = classifyStatus(status);
       if (verdict === "delivered") {
+        // No excerpt is kept for a success: just drain (at most the read limit) so the connection is reused.
+        await drain(response.body);
         return finish({
           statusCode: status,
           errorClass: null,
@@ -174,6 +173,7 @@ export class CallbackSender {
           result: { kind: "response", status },
         });
       }
+      const excerpt = await readExcerpt(response.body);
       const retryAfter = headerValue(response.headers["retry-after"]);
       const location = headerValue(response.headers.location);
       let message = `the receiver answered ${status}`;
@@ -199,9 +199,67 @@ export class CallbackSender {
       return fail(errorClass, message, retryable);
     } finally {
       clearTimeout(timer);
-      signal?.removeEventListener("abort", onAbort);
+      unfollow?.();
     }
   }
+}
+
+/**
+ * The abort signal of one attempt, in the shape undici accepts (`aborted`, `reason`, add/remove an
+ * `abort` listener): much lighter than an `AbortController` per attempt.
+ */
+class AttemptAbort {
+  aborted = false;
+  reason: unknown = undefined;
+  #listeners: (() => void)[] = [];
+
+  addEventListener(_type: "abort", listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  removeEventListener(_type: "abort", listener: () => void): void {
+    const i = this.#listeners.indexOf(listener);
+    if (i >= 0) this.#listeners.splice(i, 1);
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listeners = this.#listeners;
+    this.#listeners = [];
+    for (const listener of listeners) listener();
+  }
+}
+
+/** The attempts following each caller's signal; one listener per signal, not one per attempt. */
+const followers = new WeakMap<AbortSignal, Set<AttemptAbort>>();
+
+/** Aborts `attempt` when `signal` aborts (at once if it has); returns how to stop following. */
+function follow(signal: AbortSignal, attempt: AttemptAbort): () => void {
+  if (signal.aborted) {
+    attempt.abort(signal.reason);
+    return () => undefined;
+  }
+  let attempts = followers.get(signal);
+  if (attempts === undefined) {
+    const set = new Set<AttemptAbort>();
+    attempts = set;
+    followers.set(signal, set);
+    signal.addEventListener(
+      "abort",
+      () => {
+        for (const each of set) each.abort(signal.reason);
+        set.clear();
+      },
+      { once: true },
+    );
+  }
+  attempts.add(attempt);
+  const set = attempts;
+  return () => {
+    set.delete(attempt);
+  };
 }
 
 /** Turns a failed request's error into an error class and a message for the delivery log. */
@@ -246,9 +304,30 @@ export function classifyError(
   return { errorClass: "network", message: detail, retryable: true };
 }
 
+/** A callback URL split as undici takes it. */
+interface Target {
+  origin: string;
+  /** Path and query. */
+  path: string;
+}
+
+/** Recently parsed callback URLs (most deliveries go to a few URLs); bounded. */
+const parsedUrls = new Map<string, Target | string>();
+const PARSED_URLS_SIZE = 1024;
+
 /** The URL to POST to, or why it cannot be used. */
-function parseUrl(text: string | null): URL | string {
+function parseUrl(text: string | null): Target | string {
   if (text === null) return "the delivery has no callback URL";
+  let parsed = parsedUrls.get(text);
+  if (parsed === undefined) {
+    parsed = checkUrl(text);
+    if (parsedUrls.size >= PARSED_URLS_SIZE) parsedUrls.delete(parsedUrls.keys().next().value as string);
+    parsedUrls.set(text, parsed);
+  }
+  return parsed;
+}
+
+function checkUrl(text: string): Target | string {
   let url: URL;
   try {
     url = new URL(text);
@@ -259,7 +338,16 @@ function parseUrl(text: string | null): URL | string {
     return `the callback URL scheme is ${url.protocol.slice(0, -1)}; expected http or https`;
   }
   if (url.username || url.password) return "the callback URL carries credentials; use callback_auth instead";
-  return url;
+  return { origin: url.origin, path: `${url.pathname}${url.search}` };
+}
+
+/** Reads and drops the answer: at most {@link RESPONSE_READ_LIMIT} bytes, then the connection is closed. */
+async function drain(body: { dump(options: { limit: number }): Promise<void> }): Promise<void> {
+  try {
+    await body.dump({ limit: RESPONSE_READ_LIMIT });
+  } catch {
+    // The status decides the outcome; a body cut short does not change it.
+  }
 }
 
 /** Reads at most {@link RESPONSE_READ_LIMIT} bytes (then drops the rest) and returns a short printable excerpt. */

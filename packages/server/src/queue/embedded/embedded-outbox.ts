@@ -193,12 +193,16 @@ export class EmbeddedOutbox implements CallbackOutbox {
     return this.host.write((sql) => {
       const rows = sql.claimable.all({ now, max }) as DeliveryRow[];
       const until = now + claimMs;
+      // One random part per batch: each token is still unique, and cheaper to make.
+      const batch = rows.length > 0 ? randomUUID() : "";
       const claimed: ClaimedDelivery[] = new Array(rows.length);
       for (let i = 0; i < rows.length; i++) {
         const row = rows[i]!;
-        const claimToken = randomUUID();
+        const claimToken = `${batch}.${i}`;
         sql.claim.run(claimToken, until, row.seq);
-        claimed[i] = { ...toDeliveryRecord(row), claimToken };
+        const delivery = toDeliveryRecord(row) as ClaimedDelivery;
+        delivery.claimToken = claimToken;
+        claimed[i] = delivery;
       }
       return claimed;
     });
