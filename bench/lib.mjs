@@ -148,3 +148,59 @@ export function rssMiB(pid) {
 }
 
 export const fmt = (n, d = 2) => (typeof n === "number" ? n.toFixed(d) : String(n));
+
+const TICK_US = 1e6 / 100; // USER_HZ
+
+/** CPU time (user + system) a process has used so far, in microseconds. */
+export function cpuUs(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+}
+
+/** The pids of a process's children. */
+export function childPids(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8")
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * CPU used by the server and by all its descendants (workers, model programs) from now until `stop()`,
+ * per item: less noisy than wall time on a shared machine.
+ */
+export function cpuMeter(serverPid) {
+  const all = () => {
+    const out = [];
+    const walk = (pid) => {
+      out.push(pid);
+      for (const child of childPids(pid)) walk(child);
+    };
+    walk(serverPid);
+    return out;
+  };
+  const read = () => {
+    let server = 0;
+    let others = 0;
+    for (const pid of all()) {
+      try {
+        if (pid === serverPid) server += cpuUs(pid);
+        else others += cpuUs(pid);
+      } catch {}
+    }
+    return { server, others };
+  };
+  const start = read();
+  return {
+    /** `server µs/item, workers+models µs/item` for `items` items. */
+    stop(items) {
+      const end = read();
+      return `server ${fmt((end.server - start.server) / items, 0)} µs, workers+models ${fmt((end.others - start.others) / items, 0)} µs`;
+    },
+  };
+}

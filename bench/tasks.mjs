@@ -2,11 +2,14 @@
 //   node bench/tasks.mjs [asyncTasks=20000] [concurrency=128]
 // Prints: idle server RSS; async throughput end to end (first submit to last result) and submit-to-result
 // latency at light load, for a trivial Node bundle; sync latency and throughput through the gateway
-// against calling the same model's HTTP server directly, measured in the same run, with the ratios.
+// against calling the same model's HTTP server directly, measured in the same run, with the ratios; and the
+// CPU the server and its workers and models spent per task (from /proc: less noisy than wall time when
+// other work shares the machine). `bench/sync-hops.mjs` splits a sync request's cost by hop.
 import { spawn } from "node:child_process";
 import { Agent, Pool, request } from "undici";
 import {
   auth,
+  cpuMeter,
   endpoint,
   fixture,
   fmt,
@@ -74,6 +77,7 @@ try {
   // Throughput: CONCURRENCY clients each submit then long-poll, until TASKS results are in.
   let next = 0;
   let failures = 0;
+  const asyncCpu = cpuMeter(server.pid);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -89,6 +93,7 @@ try {
   console.log(
     `async throughput: ${TASKS} tasks in ${fmt(seconds)} s = ${fmt(TASKS / seconds, 0)} tasks/s end to end (target >= 5000), ${failures} failed`,
   );
+  console.log(`async CPU per task: ${asyncCpu.stop(TASKS)}`);
   console.log(`server RSS after async load: ${fmt(rssMiB(server.pid), 1)} MiB`);
 
   // ---- sync ---------------------------------------------------------------------------------------
@@ -148,10 +153,13 @@ try {
     `sync latency p50: direct ${fmt(d.p50, 3)} ms, through Launch ${fmt(g.p50, 3)} ms, added ${fmt(g.p50 - d.p50, 3)} ms (target <= 0.3); p99 direct ${fmt(d.p99, 3)} / Launch ${fmt(g.p99, 3)} ms`,
   );
   const dt = await parallel(callDirect, 20_000, 16);
+  const syncCpu = cpuMeter(server.pid);
   const gt = await parallel(callGateway, 20_000, 16);
+  const syncCpuLine = syncCpu.stop(20_000);
   console.log(
     `sync throughput (16 clients): direct ${fmt(dt, 0)} req/s, through Launch ${fmt(gt, 0)} req/s, ratio ${fmt(gt / dt)} (target >= 0.70)`,
   );
+  console.log(`sync CPU per request through Launch: ${syncCpuLine}`);
   await directPool.close();
   direct.kill();
 } finally {

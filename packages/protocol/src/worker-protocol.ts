@@ -60,6 +60,14 @@ export type WorkerMessage =
       pid: number;
       /** The process group of the runtime's own child (runnable images), so the controller can clean it up if the worker is killed. */
       runtimePid?: number | null;
+      /**
+       * Base URL of the model's own HTTP server (runnable images, e.g. `http://127.0.0.1:41235`), so the
+       * gateway may send sync predictions with plain `args` straight to it, skipping the worker's hop. Null
+       * or absent when the model runs in the worker's process.
+       */
+      modelUrl?: string | null;
+      /** The route the model answers predictions on (the bundle's `predict_route`), with `modelUrl`. */
+      modelPredictRoute?: string | null;
     }
   | { t: "start_failed"; reason: string }
   | { t: "credit"; n: number }

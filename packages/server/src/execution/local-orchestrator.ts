@@ -143,17 +143,12 @@ export class LocalOrchestrator implements Orchestrator {
       if (!runner) throw new LaunchError("unavailable", `Model endpoint ${endpointId} has no workers.`);
       const worker = pickLeastBusy(runner);
       if (worker?.url) {
-        worker.loans++;
-        let returned = false;
-        return {
-          workerId: worker.id,
-          url: worker.url,
-          release: () => {
-            if (returned) return;
-            returned = true;
-            worker.loans--;
-          },
-        };
+        const loan: WorkerLoan = { workerId: worker.id, url: worker.url, release: worker.lend() };
+        if (worker.modelUrl !== undefined) {
+          loan.modelUrl = worker.modelUrl;
+          loan.modelPredictRoute = worker.modelPredictRoute;
+        }
+        return loan;
       }
       if (runner.halted !== undefined) {
         throw new LaunchError(

@@ -50,9 +50,12 @@ export class LocalWorker {
   credit = 0;
   /** Tasks pushed and not yet answered: id → lease token. */
   readonly holding = new Map<string, string>();
-  /** Sync and streaming requests the gateway has lent this worker for. */
+  /** Sync and streaming requests the gateway has lent this worker for (see `lend`). */
   loans = 0;
   url: string | undefined;
+  /** The model's own server (runnable images), which sync requests may call directly; see `WorkerLoan`. */
+  modelUrl: string | undefined;
+  modelPredictRoute: string | undefined;
   pid: number | undefined;
   readonly startedAt = Date.now();
   readyAt: number | undefined;
@@ -64,6 +67,8 @@ export class LocalWorker {
   readonly #options: LocalWorkerOptions;
   #watchdog: NodeJS.Timeout | undefined;
   #killTimer: NodeJS.Timeout | undefined;
+  /** A drain waiting for the loans to come back (see `drain`). */
+  #pendingDrain: { graceMs: number; timer: NodeJS.Timeout } | undefined;
   readonly exited: Promise<WorkerExit>;
 
   constructor(options: LocalWorkerOptions) {
@@ -102,19 +107,52 @@ export class LocalWorker {
     this.#send({ t: "tasks", tasks });
   }
 
-  /** Asks the worker to finish in-flight work within its grace period and exit; kills it if it does not. */
+  /**
+   * Counts one sync or streaming request on this worker until the returned function is called (once;
+   * later calls do nothing). A drain waits for these loans when the model may be called directly.
+   */
+  lend(): () => void {
+    this.loans++;
+    let returned = false;
+    return () => {
+      if (returned) return;
+      returned = true;
+      this.loans--;
+      if (this.loans === 0 && this.#pendingDrain) this.#sendDrain(this.#pendingDrain.graceMs);
+    };
+  }
+
+  /**
+   * Asks the worker to finish in-flight work within its grace period and exit; kills it if it does not.
+   * It takes no new tasks nor loans from now on. When the gateway may be calling its model directly
+   * (`modelUrl`), the worker does not see those requests, so it is told to drain only once the loans are
+   * back (or `graceMs` has passed): its model must not stop under them.
+   */
   drain(graceMs: number): Promise<WorkerExit> {
-    if (this.state !== "exited") {
+    if (this.state !== "exited" && this.state !== "draining") {
       this.state = "draining";
       this.credit = 0;
-      this.#send({ t: "drain" });
-      this.#killTimer ??= setTimeout(
-        () => this.kill("did not stop within its drain grace period"),
-        graceMs + 5_000,
-      );
-      this.#killTimer.unref();
+      if (this.modelUrl !== undefined && this.loans > 0) {
+        const timer = setTimeout(() => this.#sendDrain(graceMs), graceMs);
+        timer.unref();
+        this.#pendingDrain = { graceMs, timer };
+      } else {
+        this.#sendDrain(graceMs);
+      }
     }
     return this.exited;
+  }
+
+  #sendDrain(graceMs: number): void {
+    clearTimeout(this.#pendingDrain?.timer);
+    this.#pendingDrain = undefined;
+    if (this.state === "exited") return;
+    this.#send({ t: "drain" });
+    this.#killTimer ??= setTimeout(
+      () => this.kill("did not stop within its drain grace period"),
+      graceMs + 5_000,
+    );
+    this.#killTimer.unref();
   }
 
   /** Kills the worker and its model process group at once. */
@@ -155,6 +193,10 @@ export class LocalWorker {
       case "ready":
         this.url = `http://127.0.0.1:${message.httpPort}`;
         this.#runtimePid = message.runtimePid ?? null;
+        if (message.modelUrl) {
+          this.modelUrl = message.modelUrl;
+          this.modelPredictRoute = message.modelPredictRoute || "/predict";
+        }
         this.readyAt = Date.now();
         if (this.state === "starting") this.state = "ready";
         events.ready(this);
@@ -206,6 +248,8 @@ export class LocalWorker {
     this.credit = 0;
     clearInterval(this.#watchdog);
     clearTimeout(this.#killTimer);
+    clearTimeout(this.#pendingDrain?.timer);
+    this.#pendingDrain = undefined;
     // A worker killed by SIGKILL cannot stop its model process; its group must not outlive it.
     this.#killRuntimeGroup();
     const how = signal ? `was killed by ${signal}` : `exited with code ${code}`;

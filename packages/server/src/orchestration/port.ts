@@ -24,6 +24,14 @@ export interface WorkerLoan {
   workerId: string;
   /** Base URL of the worker's HTTP port, e.g. `http://127.0.0.1:41234`. */
   url: string;
+  /**
+   * Base URL of the worker's model server when it has one (runnable images), e.g.
+   * `http://127.0.0.1:41235`: a sync prediction with plain `args` may go straight there
+   * (`POST <modelUrl><modelPredictRoute>`), skipping the worker's hop. The loan covers it the same way.
+   */
+  modelUrl?: string | undefined;
+  /** The model server's predict route, with `modelUrl`. */
+  modelPredictRoute?: string | undefined;
   release(): void;
 }
 

@@ -41,7 +41,7 @@ export interface SyncTaskFinished {
   caller: Caller;
   /** The request, its callback credentials sealed. */
   payload: TaskPayload;
-  /** The answer sent to the client: the sync response shape as JSON text. */
+  /** The worker's answer, the sync response shape as JSON text, before `results_as_string` applies. */
   response: string;
 }
 
@@ -57,7 +57,7 @@ export interface SyncTaskServiceDeps {
   pools: WorkerPools;
   secrets: SecretsBox;
   config: Pick<LaunchConfig, "resultsAsString">;
-  /** The post-inference hook seam (see `AfterSyncTask`); none yet. */
+  /** The post-inference hook seam (see `AfterSyncTask`): `sync-callbacks.ts` records callbacks there. */
   afterSyncTask?: AfterSyncTask | undefined;
 }
 
@@ -84,10 +84,13 @@ export class SyncTaskService {
   ): Promise<string> {
     const endpoint = await taskEndpoint(this.#deps.store, caller, endpointId, "sync");
     const checked = checkPredictRequest(body);
-    let response = await forwardPredict(this.#forward(endpoint, checked, body, signal));
-    if (this.#deps.config.resultsAsString) response = outputsAsStrings(response);
+    const request = this.#forward(endpoint, checked, body, signal);
+    // Plain args may go straight to a runnable image's model server (see `worker-forward.ts`).
+    if (checked.url === undefined && !checked.returnPickled) request.modelBody = JSON.stringify(checked.args);
+    const response = await forwardPredict(request);
+    // Hooks get the model's own output (a callback body is the same whatever `results_as_string` says).
     this.#afterSyncTask(endpoint, caller, checked, response);
-    return response;
+    return this.#deps.config.resultsAsString ? outputsAsStrings(response) : response;
   }
 
   /** Forwards a streaming task; resolves, once the worker answered, with the `text/event-stream` body. */

@@ -3,8 +3,10 @@
  * poll).
  *
  * A submit checks the endpoint (`task-endpoint.ts`) and the request (`predict-request.ts`) first, then
- * puts the task on the endpoint's queue, and answers only once the queue has made it durable; then it
- * tells the orchestrator that work arrived (to scale from zero without waiting for its next tick).
+ * puts the task on the endpoint's queue with its callback (resolved now from the endpoint's hooks and
+ * defaults and the task's overrides, so an edit of the endpoint applies to tasks submitted after it), and
+ * answers only once the queue has made it durable; then it tells the orchestrator that work arrived (to
+ * scale from zero without waiting for its next tick).
  *
  * A task belongs to the team that submitted it: with `public_inference`, another team's task on your
  * endpoint is theirs to read, not yours. Another team's task answers 404 like an unknown one [ext: the
@@ -22,6 +24,7 @@ import type { SecretsBox } from "../domain/secrets-box.js";
 import type { Orchestrator } from "../orchestration/port.js";
 import { isFinished, type TaskQueue } from "../queue/port.js";
 import type { Store } from "../store/port.js";
+import { resolveCallbackSpec } from "./callback-spec.js";
 import type { Caller } from "./endpoints.js";
 import { checkPredictRequest, taskPayload } from "./predict-request.js";
 import { taskEndpoint } from "./task-endpoint.js";
@@ -63,12 +66,15 @@ export class TaskService {
     const endpoint = await taskEndpoint(this.#deps.store, caller, endpointId, "async");
     const checked = checkPredictRequest(body);
     const expiresSeconds = endpoint.spec.taskExpiresSeconds ?? DEFAULT_TASK_EXPIRES_SECONDS;
+    const payload = taskPayload(checked, secrets);
     const record = await queue.enqueue({
       id: newId("task"),
       queue: endpoint.id,
       owner: caller.teamId,
       createdBy: caller.userId,
-      payload: taskPayload(checked, secrets),
+      payload,
+      // The callback as the endpoint says now, with the task's overrides (`callback-spec.ts`).
+      callback: resolveCallbackSpec(endpoint, payload.callback),
       maxAttempts: config.taskMaxAttempts,
       expiresAt: this.#deps.now().getTime() + expiresSeconds * 1000,
     });

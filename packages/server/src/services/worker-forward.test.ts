@@ -265,6 +265,143 @@ describe("forwardPredict", () => {
   });
 });
 
+describe("forwardPredict straight to a runnable image's model server", () => {
+  /** Lends a worker whose model server is `modelUrl` (predict route `route`), counting releases. */
+  function modelLender(
+    workerUrl: string,
+    modelUrls: string[],
+    route = "/v1/predict",
+  ): ForwardRequest["acquire"] {
+    return async () => {
+      const modelUrl = modelUrls[Math.min(loans.length, modelUrls.length - 1)]!;
+      const record = { url: modelUrl, released: 0 };
+      loans.push(record);
+      return {
+        workerId: `w${loans.length}`,
+        url: workerUrl,
+        modelUrl,
+        modelPredictRoute: route,
+        release: () => record.released++,
+      };
+    };
+  }
+  const modelBody = JSON.stringify({ x: 2, y: "hello" });
+
+  it("posts the args alone to the predict route and answers the sync shape the worker would", async () => {
+    const worker = await startWorker((_req, res) => json(res, 200, SUCCESS));
+    const model = await startWorker((req, res) => {
+      expect(req.url).toBe("/v1/predict");
+      expect(req.headers["content-type"]).toBe("application/json");
+      json(res, 201, '{ "sum" : 7, "list": [1.50, 2] }');
+    });
+    const answer = await forwardPredict(request(modelLender(worker.url, [model.url]), { modelBody }));
+    expect(answer).toBe(
+      '{"status":"SUCCESS","result":{"result":{"sum":7,"list":[1.5,2]}},"traceback":null,"status_code":201}',
+    );
+    expect(model.bodies).toEqual([modelBody]);
+    expect(worker.bodies).toEqual([]);
+    expect(loans).toEqual([{ url: model.url, released: 1 }]);
+  });
+
+  it("takes any status as the model's answer (a 503 too, without retrying); a reply that is not JSON fails", async () => {
+    const worker = await startWorker((_req, res) => json(res, 200, SUCCESS));
+    const busy = await startWorker((_req, res) => json(res, 503, '{"detail":"busy"}'));
+    expect(
+      JSON.parse(await forwardPredict(request(modelLender(worker.url, [busy.url]), { modelBody }))),
+    ).toEqual({
+      status: "SUCCESS",
+      result: { result: { detail: "busy" } },
+      traceback: null,
+      status_code: 503,
+    });
+    expect(loans).toHaveLength(1);
+
+    const html = await startWorker((_req, res) => {
+      res.writeHead(502, { "content-type": "text/html" });
+      res.end("<h1>Bad gateway</h1>");
+    });
+    const error =
+      'The model server answered POST /v1/predict with 502 and a body that is not JSON: "<h1>Bad gateway</h1>".';
+    expect(
+      JSON.parse(await forwardPredict(request(modelLender(worker.url, [html.url]), { modelBody }))),
+    ).toEqual({
+      status: "FAILURE",
+      result: null,
+      traceback: error,
+      status_code: 502,
+      error,
+    });
+    expect(worker.bodies).toEqual([]);
+  });
+
+  it("retries a refused connection on another loan, then answers a FAILURE naming it", async () => {
+    const worker = await startWorker((_req, res) => json(res, 200, SUCCESS));
+    const dead = await deadUrl();
+    const model = await startWorker((_req, res) => json(res, 200, "7"));
+    const answer = await forwardPredict(request(modelLender(worker.url, [dead, model.url]), { modelBody }));
+    expect(JSON.parse(answer).result).toEqual({ result: 7 });
+    expect(loans.map((l) => [l.url, l.released])).toEqual([
+      [dead, 1],
+      [model.url, 1],
+    ]);
+
+    loans = [];
+    const failed = JSON.parse(
+      await forwardPredict(request(modelLender(worker.url, [dead]), { modelBody, retries: 1 })),
+    );
+    expect(failed).toMatchObject({ status: "FAILURE", result: null, status_code: null });
+    expect(failed.error).toBe(
+      `POST /v1/predict to the model server on port ${new URL(dead).port} failed: ECONNREFUSED (nothing listens on the port yet).`,
+    );
+    expect(loans.map((l) => l.released)).toEqual([1, 1]);
+    expect(worker.bodies).toEqual([]);
+  });
+
+  it("sends requests without modelBody (url, return_pickled) to the worker", async () => {
+    const worker = await startWorker((_req, res) => json(res, 200, SUCCESS));
+    const model = await startWorker((_req, res) => json(res, 200, "7"));
+    expect(await forwardPredict(request(modelLender(worker.url, [model.url])))).toBe(SUCCESS);
+    expect(model.bodies).toEqual([]);
+    expect(worker.bodies).toEqual(['{"args":{"x":2,"y":"hello"}}']);
+  });
+
+  it("gives up at the deadline and stops the model's request; stops it when the client goes away", async () => {
+    const worker = await startWorker((_req, res) => json(res, 200, SUCCESS));
+    const silent = await startWorker(() => {
+      // Never answers.
+    });
+    const error = await errorOf(
+      forwardPredict(request(modelLender(worker.url, [silent.url]), { modelBody, timeoutMs: 100 })),
+    );
+    expect(error).toMatchObject({ code: "timeout", status: 504 });
+    await silent.cutOff;
+
+    const other = await startWorker(() => {});
+    const client = new AbortController();
+    const forwarding = forwardPredict(
+      request(modelLender(worker.url, [other.url]), { modelBody, signal: client.signal }),
+    );
+    while (other.bodies.length === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    client.abort();
+    expect(await errorOf(forwarding)).toBeInstanceOf(ClientClosedError);
+    await other.cutOff;
+    expect(loans.map((l) => l.released)).toEqual([1, 1]);
+  });
+
+  it("streams through the worker even when the model could be called", async () => {
+    const worker = await startWorker((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.end("data: 1\n\n");
+    });
+    const model = await startWorker((_req, res) => json(res, 200, "7"));
+    const stream = await forwardStream(request(modelLender(worker.url, [model.url]), { modelBody }));
+    let text = "";
+    for await (const chunk of stream) text += String(chunk);
+    expect(text).toBe("data: 1\n\n");
+    expect(model.bodies).toEqual([]);
+  });
+});
+
 describe("forwardStream", () => {
   const event = (n: number) =>
     `data: {"status":"SUCCESS","result":{"result":${n}},"traceback":null,"status_code":200}\n\n`;

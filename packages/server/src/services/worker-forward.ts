@@ -12,13 +12,31 @@
  *   assumed safe to repeat (`num_retries: 0` turns retries off). Out of tries: 503 `unavailable`;
  * - stop the worker's request when the client goes away (`signal`), raising `ClientClosedError`.
  *
+ * Nothing here allocates an abort controller or a timer per request: the deadline is undici's
+ * `headersTimeout` and `bodyTimeout` for what is left of it, and the client's `signal` goes to undici as
+ * it is (the route aborts it only when the client actually went away).
+ *
+ * Runnable images: a sync request with plain `args` (`modelBody`) goes straight to the model's own HTTP
+ * server when the loan names it (`loan.modelUrl`), skipping the worker's hop, and its reply is turned
+ * into the sync response here exactly as the worker would (`modelReplyOutcome`, `syncResponseBody` of
+ * `@launch/protocol`). Requests with a `url` or `return_pickled`, and streams, go through the worker.
+ * A refused or broken connection to the model is retried like one to a worker; out of tries, the answer
+ * is a FAILURE naming the failure, as the worker's would be (`bundles.md` §2).
+ *
  * A streaming answer is passed through byte for byte as it arrives, never buffered. When the worker's
  * stream breaks off between two events, a last FAILURE event says so; in the middle of an event, the
  * response is cut (a partial event cannot be completed).
  */
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { isLaunchError, LaunchError, SYNC_TIMEOUT_MAX_SECONDS } from "@launch/protocol";
+import {
+  isLaunchError,
+  LaunchError,
+  modelReplyOutcome,
+  type PredictOutcome,
+  SYNC_TIMEOUT_MAX_SECONDS,
+  syncResponseBody,
+} from "@launch/protocol";
 import type { Dispatcher } from "undici";
 import type { WorkerLoan } from "../orchestration/port.js";
 import type { WorkerPools } from "./worker-pools.js";
@@ -32,6 +50,11 @@ export interface ForwardRequest {
   pools: WorkerPools;
   /** The worker request `{args?, url?, return_pickled?}` as JSON text. */
   body: string;
+  /**
+   * The request as a runnable image's model server takes it (compact JSON of `args`), when it may skip
+   * the worker: sync requests with `args` and neither `url` nor `return_pickled`. Ignored for streams.
+   */
+  modelBody?: string | undefined;
   /** Deadline, from now, for a worker and its answer (streaming: its first byte). */
   timeoutMs: number;
   /** Further tries after a connection failure or a worker's 503 (at least 0). */
@@ -63,17 +86,20 @@ const JSON_HEADERS = { "content-type": "application/json" } as const;
 export async function forwardPredict(request: ForwardRequest): Promise<string> {
   const call = new Call(request, "finish");
   try {
-    const { loan, response } = await send(request, "/predict", call);
+    const sent = await send(request, "/predict", call);
+    if ("failed" in sent) return syncResponseBody(sent.failed);
+    const { loan, response, modelRoute } = sent;
     try {
       const text = await response.body.text();
+      if (modelRoute !== undefined) {
+        return syncResponseBody(modelReplyOutcome(text, response.statusCode, modelRoute));
+      }
       return predictAnswer(response.statusCode, text);
     } finally {
       loan.release();
     }
   } catch (error) {
     throw call.translate(error);
-  } finally {
-    call.end();
   }
 }
 
@@ -86,13 +112,12 @@ export async function forwardStream(request: ForwardRequest): Promise<Readable> 
   const call = new Call(request, "start streaming");
   let sent: Sent;
   try {
-    sent = await send(request, "/stream", call);
+    // The deadline covers the wait for the first byte (`headersTimeout`); the stream then lasts as long
+    // as the model streams (no `bodyTimeout`). Streams always go through the worker: never `failed`.
+    sent = (await send(request, "/stream", call)) as Sent;
   } catch (error) {
-    call.end();
     throw call.translate(error);
   }
-  // The deadline covers the wait for the first byte; the stream then lasts as long as the model streams.
-  call.stopDeadline();
   const { loan, response } = sent;
   if (response.statusCode === 200) return relay(response.body, loan, call);
   try {
@@ -104,45 +129,70 @@ export async function forwardStream(request: ForwardRequest): Promise<Readable> 
     throw call.translate(error);
   } finally {
     loan.release();
-    call.end();
   }
 }
 
 interface Sent {
   loan: WorkerLoan;
   response: Dispatcher.ResponseData;
+  /** Set when the model server answered directly: its predict route. */
+  modelRoute?: string | undefined;
 }
 
-/** Sends the request to a borrowed worker, on another loan after a connection failure or a 503. */
-async function send(request: ForwardRequest, path: string, call: Call): Promise<Sent> {
+/** Most connections the gateway opens to one model server (the worker's own pool to it has as many). */
+const MODEL_CONNECTIONS = 128;
+
+/**
+ * Sends the request to a borrowed worker (or its model server, see the file comment), on another loan
+ * after a connection failure or a worker's 503. `failed`: the model server could not be reached at the
+ * last try.
+ */
+async function send(
+  request: ForwardRequest,
+  path: string,
+  call: Call,
+): Promise<Sent | { failed: PredictOutcome }> {
   let failure = "";
   for (let attempt = 0; ; attempt++) {
     const remaining = call.remainingMs();
     if (remaining <= 0) throw call.timeout();
     // Only the client's signal: when no worker becomes ready in time, `acquire` says so (503).
     const loan = await request.acquire(remaining, request.signal);
+    const modelRoute =
+      path === "/predict" && request.modelBody !== undefined && loan.modelUrl !== undefined
+        ? (loan.modelPredictRoute ?? "/predict")
+        : undefined;
+    const target = modelRoute === undefined ? loan.url : (loan.modelUrl as string);
     try {
-      const response = await request.pools.get(loan.url).request({
+      const pool =
+        modelRoute === undefined ? request.pools.get(target) : request.pools.get(target, MODEL_CONNECTIONS);
+      const response = await pool.request({
         method: "POST",
-        path,
+        path: modelRoute ?? path,
         headers: JSON_HEADERS,
-        body: request.body,
-        signal: call.signal,
+        body: modelRoute === undefined ? request.body : request.modelBody,
+        signal: request.signal ?? null,
+        ...call.timeouts(),
       });
+      // A model's 503 is its answer; a worker's means it is draining.
+      if (modelRoute !== undefined) return { loan, response, modelRoute };
       if (response.statusCode !== 503) return { loan, response };
       failure = `the worker answered 503 (${detailOf(await response.body.text())})`;
     } catch (error) {
       loan.release();
-      if (call.signal.aborted || !isConnectionFailure(error)) throw error;
-      request.pools.discard(loan.url);
+      if (call.clientClosed || !isConnectionFailure(error)) throw error;
+      request.pools.discard(target);
       failure = describeFailure(error);
-      if (attempt >= request.retries) throw unreachable(request, attempt + 1, failure);
-      await sleep(backoffMs(attempt), undefined, { signal: call.signal });
+      if (attempt >= request.retries) {
+        if (modelRoute !== undefined) return { failed: modelUnreachable(target, modelRoute, error) };
+        throw unreachable(request, attempt + 1, failure);
+      }
+      await call.backoff(attempt);
       continue;
     }
     loan.release();
     if (attempt >= request.retries) throw unreachable(request, attempt + 1, failure);
-    await sleep(backoffMs(attempt), undefined, { signal: call.signal });
+    await call.backoff(attempt);
   }
 }
 
@@ -163,16 +213,14 @@ function relay(body: Dispatcher.ResponseData["body"], loan: WorkerLoan, call: Ca
     if (finished) return;
     finished = true;
     loan.release();
-    call.end();
   };
   const out = new Readable({
     read: () => {
       body.resume();
     },
-    // The client went away: stop the worker's request at once (an async iterator could not be
-    // interrupted while it waits for the next chunk) and give the worker back.
+    // The client went away: stop the worker's request at once (destroying undici's body aborts it; an
+    // async iterator could not be interrupted while it waits for the next chunk) and give the worker back.
     destroy: (error, callback) => {
-      call.cancel();
       body.destroy();
       finish();
       callback(error);
@@ -200,29 +248,15 @@ function relay(body: Dispatcher.ResponseData["body"], loan: WorkerLoan, call: Ca
   return out;
 }
 
-/** The deadline and the client's signal of one forwarded request, as one abort signal. */
+/** The deadline and the client's signal of one forwarded request. */
 class Call {
-  readonly #controller = new AbortController();
   readonly #request: ForwardRequest;
   readonly #what: "finish" | "start streaming";
   readonly #started = performance.now();
-  #timer: NodeJS.Timeout | undefined;
-  #timedOut = false;
-  readonly #onClientAbort = (): void => this.#controller.abort(new ClientClosedError());
 
   constructor(request: ForwardRequest, what: "finish" | "start streaming") {
     this.#request = request;
     this.#what = what;
-    this.#timer = setTimeout(() => {
-      this.#timedOut = true;
-      this.#controller.abort(this.timeout());
-    }, request.timeoutMs);
-    if (request.signal?.aborted) this.#onClientAbort();
-    else request.signal?.addEventListener("abort", this.#onClientAbort, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.#controller.signal;
   }
 
   get clientClosed(): boolean {
@@ -233,18 +267,19 @@ class Call {
     return this.#request.timeoutMs - (performance.now() - this.#started);
   }
 
-  stopDeadline(): void {
-    clearTimeout(this.#timer);
+  /**
+   * undici's timeouts for the rest of the deadline: the answer's headers, and (sync answers only) each
+   * chunk of its body. A stream's body has none: it lasts as long as the model streams.
+   */
+  timeouts(): { headersTimeout: number; bodyTimeout: number } {
+    const left = Math.max(1, Math.ceil(this.remainingMs()));
+    return { headersTimeout: left, bodyTimeout: this.#what === "finish" ? left : 0 };
   }
 
-  /** Stops the worker's request (no-op once it has finished). */
-  cancel(): void {
-    this.#controller.abort(new ClientClosedError());
-  }
-
-  end(): void {
-    clearTimeout(this.#timer);
-    this.#request.signal?.removeEventListener("abort", this.#onClientAbort);
+  /** Waits before another try (never past the deadline); rejects when the client goes away meanwhile. */
+  backoff(attempt: number): Promise<void> {
+    const ms = Math.max(0, Math.min(backoffMs(attempt), this.remainingMs()));
+    return sleep(ms, undefined, this.#request.signal ? { signal: this.#request.signal } : undefined);
   }
 
   timeout(): LaunchError {
@@ -255,14 +290,17 @@ class Call {
     );
   }
 
-  /** What to raise for an error of this call: LaunchErrors as they are, the deadline, the client leaving. */
+  /** What to raise for an error of this call: LaunchErrors as they are, the client leaving, the deadline. */
   translate(error: unknown): unknown {
     if (isLaunchError(error)) return error;
     if (this.clientClosed) return new ClientClosedError();
-    if (this.#timedOut) return this.timeout();
+    if (hasCode(error, TIMEOUTS)) return this.timeout();
     return error;
   }
 }
+
+/** undici's errors for a passed `headersTimeout` or `bodyTimeout`. */
+const TIMEOUTS = new Set(["UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
 
 /** Error codes that mean the request never got an answer from the worker's process. */
 const CONNECTION_FAILURES = new Set([
@@ -278,8 +316,13 @@ const CONNECTION_FAILURES = new Set([
 ]);
 
 function isConnectionFailure(error: unknown): boolean {
+  return hasCode(error, CONNECTION_FAILURES);
+}
+
+/** Whether the error, or one of its causes, has one of these codes. */
+function hasCode(error: unknown, codes: ReadonlySet<string>): boolean {
   for (let e = error as { code?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; depth++) {
-    if (typeof e.code === "string" && CONNECTION_FAILURES.has(e.code)) return true;
+    if (typeof e.code === "string" && codes.has(e.code)) return true;
     e = e.cause as typeof e;
   }
   return false;
@@ -293,6 +336,24 @@ function describeFailure(error: unknown): string {
 
 function backoffMs(attempt: number): number {
   return Math.min(50 * 2 ** attempt, 1_000);
+}
+
+/** The worker's wording for a model server it could not reach (`requestFailure` in `runnable-image.ts`). */
+function modelUnreachable(modelUrl: string, route: string, error: unknown): PredictOutcome {
+  const e = error as { code?: string; message?: string };
+  const what =
+    e.code === "ECONNREFUSED"
+      ? "ECONNREFUSED (nothing listens on the port yet)"
+      : e.code && e.message
+        ? `${e.code} (${e.message})`
+        : (e.message ?? String(error));
+  const port = URL.canParse(modelUrl) ? new URL(modelUrl).port : modelUrl;
+  return {
+    ok: false,
+    error: `POST ${route} to the model server on port ${port} failed: ${what}.`,
+    traceback: null,
+    statusCode: null,
+  };
 }
 
 function unreachable(request: ForwardRequest, attempts: number, failure: string): LaunchError {

@@ -27,6 +27,8 @@ export class WorkerPools {
   readonly #maxPools: number;
   readonly #keepAliveMs: number;
   #closed = false;
+  /** The URL last moved to the end of `#pools`. */
+  #latest: string | undefined;
 
   constructor(options: WorkerPoolsOptions = {}) {
     this.#maxPools = options.maxPools ?? 1024;
@@ -38,17 +40,24 @@ export class WorkerPools {
     return this.#pools.size;
   }
 
-  /** The pool for a worker's base URL (`http://127.0.0.1:41234`), made on first use. */
-  get(url: string): Pool {
+  /**
+   * The pool for a worker's (or a model server's) base URL (`http://127.0.0.1:41234`), made on first use,
+   * with at most `connections` connections (default: no limit).
+   */
+  get(url: string, connections?: number): Pool {
     if (this.#closed) throw new Error("the worker connection pools are closed");
     let pool = this.#pools.get(url);
     if (pool) {
-      // Most recently used last, so eviction takes the oldest first.
-      this.#pools.delete(url);
-      this.#pools.set(url, pool);
+      // Most recently used last, so eviction takes the oldest first (already so for a run of one URL).
+      if (url !== this.#latest) {
+        this.#pools.delete(url);
+        this.#pools.set(url, pool);
+        this.#latest = url;
+      }
       return pool;
     }
     pool = new Pool(url, {
+      connections: connections ?? null,
       keepAliveTimeout: this.#keepAliveMs,
       keepAliveMaxTimeout: this.#keepAliveMs,
       // Each request sets its own deadline; predictions may take long and streams may idle between events.
@@ -56,6 +65,7 @@ export class WorkerPools {
       bodyTimeout: 0,
     });
     this.#pools.set(url, pool);
+    this.#latest = url;
     while (this.#pools.size > this.#maxPools) {
       const oldest = this.#pools.keys().next().value as string;
       this.discard(oldest);

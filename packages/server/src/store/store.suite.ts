@@ -284,6 +284,47 @@ export function describeStore(name: string, open: () => Promise<StoreHarness>): 
         expect(await store.findEndpointByName("ml", "gone")).toStrictEqual(again);
       });
 
+      it("shows every write to the next read at once, and hands out records a caller may change", async () => {
+        const e = endpoint({ version: 1 });
+        await store.insertEndpoint(e);
+        // Read first, so that an adapter that caches reads holds the endpoint before the writes.
+        const read = await store.getEndpoint(e.id);
+        expect(read).toStrictEqual(e);
+        read!.spec.labels.mutated = "by the caller";
+        read!.status = "UPDATE_FAILED";
+        expect(await store.getEndpoint(e.id)).toStrictEqual(e);
+
+        const changed = spec({ minWorkers: 3 });
+        await store.updateEndpoint(e.id, 1, { status: "READY", spec: changed }, at(20));
+        const afterUpdate = await store.getEndpoint(e.id);
+        expect(afterUpdate?.status).toBe("READY");
+        expect(afterUpdate?.spec.minWorkers).toBe(3);
+        expect(afterUpdate?.version).toBe(2);
+
+        // Concurrent updates naming the same version: one wins, and reads show the winner.
+        const [a, b] = await Promise.all([
+          store.updateEndpoint(e.id, 2, { statusReason: "a" }, at(30)),
+          store.updateEndpoint(e.id, 2, { statusReason: "b" }, at(30)),
+        ]);
+        const winner = a ?? b;
+        expect([a, b].filter(Boolean)).toHaveLength(1);
+        expect(await store.getEndpoint(e.id)).toStrictEqual(winner);
+
+        const [deleted, during] = await Promise.all([store.deleteEndpoint(e.id), store.getEndpoint(e.id)]);
+        expect(deleted).toBe(true);
+        expect(during === undefined || during.version === 3).toBe(true);
+        expect(await store.getEndpoint(e.id)).toBeUndefined();
+      });
+
+      it("hands out bundles a caller may change", async () => {
+        const b = bundle();
+        await store.insertBundle(b);
+        const read = await store.getBundle(b.id);
+        (read!.metadata as Record<string, unknown>).mutated = true;
+        read!.modelArtifactIds.push("art_mutated");
+        expect(await store.getBundle(b.id)).toStrictEqual(b);
+      });
+
       it("lists every endpoint of every owner, oldest first", async () => {
         const x = endpoint({ owner: "ml", createdAt: at(2) });
         const y = endpoint({ owner: "other-team", createdAt: at(1) });

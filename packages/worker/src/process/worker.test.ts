@@ -108,6 +108,9 @@ describe("start", () => {
     expect(ready.httpPort).toBeGreaterThan(0);
     expect(ready.pid).toBe(process.pid);
     expect(ready.runtimePid).toBeNull();
+    // The model runs in process: there is no model server to call directly.
+    expect(ready.modelUrl).toBeNull();
+    expect(ready.modelPredictRoute).toBeNull();
     expect(await w.messages.next("credit")).toEqual({ t: "credit", n: 3 });
     expect(w.messages.messages.map((m) => m.t)).toEqual(["ready", "credit"]);
     expect(w.log.text()).toContain(`ready on http://127.0.0.1:${ready.httpPort}`);
@@ -163,6 +166,15 @@ describe("async tasks", () => {
     const w = startWorker(docImage());
     const ready = await w.messages.next("ready");
     expect(ready.runtimePid).toEqual(expect.any(Number));
+    // The model's own server, reachable directly for sync predictions, answers like the worker's runtime.
+    expect(ready.modelUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(ready.modelPredictRoute).toBe("/predict");
+    const direct = await fetch(`${ready.modelUrl}${ready.modelPredictRoute}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ x: 2, y: "hello" }),
+    });
+    expect(await direct.json()).toBe(7);
     w.tasks([task("tsk_a", { x: 2, y: "hello" })]);
     const results = await w.messages.next("results");
     expect(results.items[0]?.outcome).toEqual({ ok: true, output: 7, statusCode: 200 });

@@ -10,6 +10,7 @@ import { BundleCache } from "../bundle-cache.js";
 import { createRuntime } from "../runtimes/factory.js";
 import { isRuntimeStartError, type Runtime } from "../runtimes/port.js";
 import { signalGroup } from "../runtimes/process-group.js";
+import { RunnableImageRuntime } from "../runtimes/runnable-image.js";
 import { checkInit } from "./init.js";
 import type { WorkerChannel } from "./ipc.js";
 import { consoleLog, type WorkerLog } from "./log.js";
@@ -227,7 +228,13 @@ class Worker {
     this.log.info(
       `ready on http://127.0.0.1:${port} in ${Math.round(performance.now() - began)} ms (${runtime.kind} runtime${runtime.pid === undefined ? "" : `, model pid ${runtime.pid}`})`,
     );
-    this.send({ t: "ready", httpPort: port, pid: process.pid, runtimePid: runtime.pid ?? null });
+    this.send({
+      t: "ready",
+      httpPort: port,
+      pid: process.pid,
+      runtimePid: runtime.pid ?? null,
+      ...directModel(runtime, init),
+    });
     this.runner.grantInitialCredit();
     this.heartbeat = setInterval(
       () => this.send({ t: "heartbeat", inFlight: this.inFlight }),
@@ -339,6 +346,23 @@ class Worker {
     this.log.info(`exit ${code}`);
     this.resolveExit(code);
   }
+}
+
+/**
+ * Where the gateway may send sync predictions straight to the model: a runnable image's own HTTP server
+ * and its predict route, exactly as `RunnableImageRuntime.predict` calls them. Nothing for in-process
+ * runtimes.
+ */
+function directModel(
+  runtime: Runtime,
+  init: Pick<WorkerInit, "bundle">,
+): { modelUrl: string | null; modelPredictRoute: string | null } {
+  // A runtime of another kind built on this class (a Python harness) may shape its requests otherwise.
+  const port =
+    runtime instanceof RunnableImageRuntime && runtime.kind === "runnable_image" ? runtime.port : undefined;
+  const flavor = init.bundle.flavor as { predict_route?: string | null };
+  if (port === undefined) return { modelUrl: null, modelPredictRoute: null };
+  return { modelUrl: `http://127.0.0.1:${port}`, modelPredictRoute: flavor.predict_route || "/predict" };
 }
 
 /** The reason quoted in `start_failed`: the error's message, with the output tail when not already quoted. */

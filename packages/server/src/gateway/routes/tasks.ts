@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import {
   asyncTaskCreatedSchema,
   errorBodySchema,
@@ -12,6 +13,7 @@ import {
   taskResponseSchema,
 } from "@launch/protocol";
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import { syncCallbackHook } from "../../services/sync-callbacks.js";
 import { SyncTaskService } from "../../services/sync-tasks.js";
 import { TaskService } from "../../services/tasks.js";
 import { ClientClosedError } from "../../services/worker-forward.js";
@@ -73,10 +75,16 @@ export const taskRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app,
     pools,
     secrets: deps.secrets,
     config: deps.config,
+    // Sync tasks of an endpoint with the `callback` hook send one too (`task_id: null`); streaming never.
+    afterSyncTask: syncCallbackHook({
+      outbox: deps.outbox,
+      log: deps.log.child({ component: "callbacks" }),
+      clock: () => deps.now().getTime(),
+    }),
   });
-  const closing = new AbortController();
+  const clients = new ClientSignals();
   app.addHook("preClose", async () => {
-    closing.abort();
+    clients.endLasting();
   });
   app.addHook("onClose", async () => {
     await pools.close();
@@ -117,7 +125,7 @@ export const taskRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app,
     },
     async (request, reply) => {
       const waitMs = (request.query.wait ?? 0) * 1000;
-      const options = waitMs > 0 ? { waitMs, signal: untilGone(reply, closing.signal) } : {};
+      const options = waitMs > 0 ? { waitMs, signal: clients.untilGone(reply, true) } : {};
       return tasks.get(request.principal, request.params.task_id, options);
     },
   );
@@ -136,7 +144,7 @@ export const taskRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app,
       },
     },
     async (request, reply) => {
-      const signal = untilGone(reply);
+      const signal = clients.untilGone(reply);
       try {
         const json = await sync.predict(
           request.principal,
@@ -171,7 +179,7 @@ export const taskRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app,
       },
     },
     async (request, reply) => {
-      const signal = untilGone(reply, closing.signal);
+      const signal = clients.untilGone(reply, true);
       try {
         const stream = await sync.stream(
           request.principal,
@@ -191,11 +199,46 @@ export const taskRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app,
   );
 };
 
-/** A signal that aborts when the client's connection closes (or `also` aborts). */
-function untilGone(reply: FastifyReply, also?: AbortSignal): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once("close", () => controller.abort());
-  return also ? AbortSignal.any([controller.signal, also]) : controller.signal;
+/**
+ * Signals that abort when a client goes away, without an abort controller per request: one per client
+ * connection (a keep-alive connection carries many requests), aborted when the connection closes. A
+ * request answered normally creates, aborts and dispatches nothing.
+ */
+class ClientSignals {
+  readonly #byConnection = new WeakMap<Socket, AbortController>();
+  /** Connections with a long poll or a stream in progress, and how many. */
+  readonly #lasting = new Map<AbortController, number>();
+
+  /**
+   * A signal that aborts when the request's connection closes (the client went away); with `lasting`
+   * (long polls, streams), also when the server starts closing (`endLasting`).
+   */
+  untilGone(reply: FastifyReply, lasting = false): AbortSignal {
+    const socket = reply.raw.socket;
+    if (!socket || socket.destroyed) return AbortSignal.abort(new ClientClosedError());
+    let controller = this.#byConnection.get(socket);
+    if (!controller) {
+      const created = new AbortController();
+      this.#byConnection.set(socket, created);
+      socket.once("close", () => created.abort(new ClientClosedError()));
+      controller = created;
+    }
+    if (lasting) {
+      const held = controller;
+      this.#lasting.set(held, (this.#lasting.get(held) ?? 0) + 1);
+      reply.raw.once("close", () => {
+        const left = (this.#lasting.get(held) ?? 1) - 1;
+        if (left > 0) this.#lasting.set(held, left);
+        else this.#lasting.delete(held);
+      });
+    }
+    return controller.signal;
+  }
+
+  /** The server is closing: ends the long polls and streams in progress (their connections then close). */
+  endLasting(): void {
+    for (const controller of this.#lasting.keys()) controller.abort(new Error("the server is stopping"));
+  }
 }
 
 /** The client went away before the answer: nothing to send. Any other error goes to the error handler. */

@@ -3,6 +3,13 @@
  * in a `Kysely<Database>`, its migrations and its migration lock, and reuses every query here
  * unchanged. Queries stay portable: no engine-specific functions, JSON as TEXT parsed in `rows.ts`,
  * times as ISO text compared as text.
+ *
+ * Read caches (rows, so every read still builds a fresh record):
+ * - bundles are immutable once inserted: `getBundle` keeps up to `cache.bundles` of them;
+ * - endpoints are kept (`getEndpoint`, up to `cache.endpoints`) only when this process is the store's
+ *   single writer (`capabilities.multiProcess === false`); every write here goes through the cache (an
+ *   update or delete is visible to the next read at once). With several processes, every read goes to SQL.
+ * - keys are never cached: `launch keys revoke` writes from another process and must take effect at once.
  */
 import { LaunchError, REFERENCE_MESSAGES } from "@launch/protocol";
 import type { Kysely, Updateable } from "kysely";
@@ -18,11 +25,15 @@ import type {
   StoreCapabilities,
 } from "../port.js";
 import { isUniqueViolation } from "./errors.js";
+import { RowCache } from "./row-cache.js";
 import { bundleFromRow, bundleToRow, endpointFromRow, endpointToRow, keyFromRow, keyToRow } from "./rows.js";
-import { type Database, ENDPOINT_NAME_INDEX, type EndpointsTable } from "./tables.js";
+import { type BundlesTable, type Database, ENDPOINT_NAME_INDEX, type EndpointsTable } from "./tables.js";
 
 /** `touchKey` writes at most once per this many milliseconds per key. */
 export const TOUCH_INTERVAL_MS = 60_000;
+
+/** Default bounds of the read caches. */
+export const DEFAULT_CACHE = Object.freeze({ bundles: 1_024, endpoints: 4_096 });
 
 export interface SqlStoreOptions {
   db: Kysely<Database>;
@@ -31,6 +42,8 @@ export interface SqlStoreOptions {
   inLockedTransaction: LockedTransaction<Database>;
   /** Names the database in operator messages (a file path; never a URL carrying a password). */
   label?: string | undefined;
+  /** Most rows each read cache keeps (0 turns that cache off). Default `DEFAULT_CACHE`. */
+  cache?: { bundles?: number; endpoints?: number } | undefined;
 }
 
 /**
@@ -47,11 +60,20 @@ export class SqlStore implements Store {
   #ready: Promise<MigrateResult> | undefined;
   #migration: MigrateResult | undefined;
   #closed = false;
+  readonly #bundleRows: RowCache<BundlesTable> | undefined;
+  /** Only when this process is the single writer (see the file comment). */
+  readonly #endpointRows: RowCache<EndpointsTable> | undefined;
+  /** Goes up before every endpoint write: a read that overlapped a write does not fill the cache. */
+  #endpointWrites = 0;
 
   constructor(options: SqlStoreOptions) {
     this.#options = options;
     this.db = options.db;
     this.capabilities = Object.freeze({ ...options.capabilities });
+    const bundles = options.cache?.bundles ?? DEFAULT_CACHE.bundles;
+    const endpoints = options.cache?.endpoints ?? DEFAULT_CACHE.endpoints;
+    if (bundles > 0) this.#bundleRows = new RowCache(bundles);
+    if (endpoints > 0 && !this.capabilities.multiProcess) this.#endpointRows = new RowCache(endpoints);
   }
 
   /** What the last `ready()` did: the migrations it applied and the resulting schema version. */
@@ -81,6 +103,8 @@ export class SqlStore implements Store {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#bundleRows?.clear();
+    this.#endpointRows?.clear();
     await this.db.destroy();
   }
 
@@ -145,8 +169,12 @@ export class SqlStore implements Store {
   }
 
   async getBundle(id: string): Promise<BundleRecord | undefined> {
+    const cached = this.#bundleRows?.get(id);
+    if (cached) return bundleFromRow(cached);
     const row = await this.db.selectFrom("bundles").selectAll().where("id", "=", id).executeTakeFirst();
-    return row && bundleFromRow(row);
+    if (!row) return undefined;
+    this.#bundleRows?.set(id, row);
+    return bundleFromRow(row);
   }
 
   async latestBundle(owner: string, name: string): Promise<BundleRecord | undefined> {
@@ -172,8 +200,11 @@ export class SqlStore implements Store {
   }
 
   async insertEndpoint(endpoint: EndpointRecord): Promise<void> {
+    const row = endpointToRow(endpoint);
+    const write = ++this.#endpointWrites;
     try {
-      await this.db.insertInto("endpoints").values(endpointToRow(endpoint)).execute();
+      await this.db.insertInto("endpoints").values(row).execute();
+      this.#written(write, row.id, row);
     } catch (error) {
       if (isUniqueViolation(error, ENDPOINT_NAME_INDEX, "endpoints", ["owner", "name"])) {
         throw new LaunchError("already_exists", REFERENCE_MESSAGES.endpointExists, { cause: error });
@@ -183,8 +214,14 @@ export class SqlStore implements Store {
   }
 
   async getEndpoint(id: string): Promise<EndpointRecord | undefined> {
+    const cache = this.#endpointRows;
+    const cached = cache?.get(id);
+    if (cached) return endpointFromRow(cached);
+    const writes = this.#endpointWrites;
     const row = await this.db.selectFrom("endpoints").selectAll().where("id", "=", id).executeTakeFirst();
-    return row && endpointFromRow(row);
+    if (!row) return undefined;
+    if (writes === this.#endpointWrites) cache?.set(id, row);
+    return endpointFromRow(row);
   }
 
   async findEndpointByName(owner: string, name: string): Promise<EndpointRecord | undefined> {
@@ -236,18 +273,44 @@ export class SqlStore implements Store {
     if (changes.status !== undefined) set.status = changes.status;
     if (changes.statusReason !== undefined) set.status_reason = changes.statusReason;
     if (changes.spec !== undefined) set.spec = JSON.stringify(changes.spec);
-    const row = await this.db
-      .updateTable("endpoints")
-      .set(set)
-      .where("id", "=", id)
-      .where("version", "=", expectedVersion)
-      .returningAll()
-      .executeTakeFirst();
+    const write = ++this.#endpointWrites;
+    let row: EndpointsTable | undefined;
+    try {
+      row = await this.db
+        .updateTable("endpoints")
+        .set(set)
+        .where("id", "=", id)
+        .where("version", "=", expectedVersion)
+        .returningAll()
+        .executeTakeFirst();
+    } catch (error) {
+      this.#endpointRows?.delete(id);
+      throw error;
+    }
+    // Gone or changed by someone else: nothing kept, the next read goes to SQL.
+    this.#written(write, id, row);
     return row && endpointFromRow(row);
   }
 
   async deleteEndpoint(id: string): Promise<boolean> {
-    const result = await this.db.deleteFrom("endpoints").where("id", "=", id).executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    this.#endpointWrites++;
+    this.#endpointRows?.delete(id);
+    try {
+      const result = await this.db.deleteFrom("endpoints").where("id", "=", id).executeTakeFirst();
+      return result.numDeletedRows > 0n;
+    } finally {
+      this.#endpointRows?.delete(id);
+    }
+  }
+
+  /**
+   * After endpoint write number `write`: keeps the row it wrote, unless another write started since (their
+   * answers may arrive in any order) or there is no row; then nothing is kept and the next read goes to SQL.
+   */
+  #written(write: number, id: string, row: EndpointsTable | undefined): void {
+    const cache = this.#endpointRows;
+    if (!cache) return;
+    if (row && write === this.#endpointWrites) cache.set(id, row);
+    else cache.delete(id);
   }
 }

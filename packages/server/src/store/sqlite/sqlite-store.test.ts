@@ -2,11 +2,15 @@ import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sql } from "kysely";
+import Database from "better-sqlite3";
+import { Kysely, SqliteDialect, sql } from "kysely";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Store } from "../port.js";
+import { SqlStore } from "../sql/sql-store.js";
+import type { Database as Tables } from "../sql/tables.js";
 import { describeStore } from "../store.suite.js";
-import { openSqliteStore } from "./sqlite-store.js";
+import { SQLITE_MIGRATIONS } from "./migrations.js";
+import { openSqliteStore, sqliteLockedTransaction } from "./sqlite-store.js";
 
 describeStore("sqlite", async () => {
   const dir = await mkdtemp(join(tmpdir(), "launch-store-"));
@@ -51,6 +55,47 @@ describe("openSqliteStore", () => {
       expect(await pragma("foreign_keys")).toBe(1);
     } finally {
       await store.close();
+    }
+  });
+
+  it("with several writers (multiProcess), reads every endpoint from SQL, never from a cache", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "launch-store-"));
+    dirs.push(dir);
+    const file = join(dir, "launch.db");
+    const writer = await openSqliteStore({ file });
+    const db = new Kysely<Tables>({ dialect: new SqliteDialect({ database: new Database(file) }) });
+    const shared = new SqlStore({
+      db,
+      capabilities: { multiProcess: true },
+      migrations: SQLITE_MIGRATIONS,
+      inLockedTransaction: sqliteLockedTransaction(db),
+    });
+    try {
+      await shared.ready();
+      const now = new Date().toISOString();
+      const record = {
+        id: "end_shared",
+        owner: "ml",
+        createdBy: "alice",
+        name: "shared",
+        endpointType: "sync" as const,
+        status: "READY" as const,
+        statusReason: null,
+        spec: { minWorkers: 1 } as never,
+        version: 1,
+        createdAt: now,
+        lastUpdatedAt: now,
+      };
+      await writer.insertEndpoint(record);
+      expect((await shared.getEndpoint(record.id))?.status).toBe("READY");
+      // Another process (here: another connection) changes it.
+      await writer.updateEndpoint(record.id, 1, { status: "UPDATE_PENDING" }, now);
+      expect((await shared.getEndpoint(record.id))?.status).toBe("UPDATE_PENDING");
+      await writer.deleteEndpoint(record.id);
+      expect(await shared.getEndpoint(record.id)).toBeUndefined();
+    } finally {
+      await shared.close();
+      await writer.close();
     }
   });
 

@@ -1,6 +1,7 @@
 /**
- * The embedded SQLite store (the default): one file, better-sqlite3 through Kysely's `SqliteDialect`,
- * the shared SQL store and this dialect's migrations. better-sqlite3 is a native module, so it is
+ * The embedded SQLite store (the default): one file, better-sqlite3 through Kysely's `SqliteDialect`
+ * (with a prepared-statement cache, `statement-cache.ts`), the shared SQL store and this dialect's
+ * migrations. better-sqlite3 is a native module, so it is
  * loaded only when a SQLite store is opened: importing this file does not load it.
  *
  * Pragmas, set on open:
@@ -19,6 +20,7 @@ import type { LockedTransaction } from "../migrate.js";
 import { SqlStore } from "../sql/sql-store.js";
 import type { Database } from "../sql/tables.js";
 import { SQLITE_MIGRATIONS } from "./migrations.js";
+import { cachingStatements } from "./statement-cache.js";
 
 export interface SqliteStoreOptions {
   /** The database file (created with its directory when missing), or `:memory:`. */
@@ -56,7 +58,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqlS
       cause: error,
     });
   }
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: cachingStatements(database) }) });
   const store = new SqlStore({
     db,
     capabilities: { multiProcess: false },
