@@ -19,6 +19,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: "forks",
-    reporters: process.env.CI ? ["default"] : ["default"],
+    // In CI a JSON report is written too, so .ci/run can print the plain "N passed, N failed" line.
+    reporters: process.env.CI
+      ? ["default", ["json", { outputFile: "node_modules/.cache/vitest-report.json" }]]
+      : ["default"],
   },
 });
