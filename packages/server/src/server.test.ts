@@ -166,25 +166,28 @@ async function stop(child: ChildProcess): Promise<number | null> {
   return exited;
 }
 
-describe.skipIf(!existsSync(bin) && !process.env.CI)("launch-server bin (needs `tsc -b`: it runs dist/bin.js)", () => {
-  it("prints the admin key once in a box, serves, and exits 0 on SIGTERM", async () => {
-    const dataDir = await tempDir();
-    const first = await runBin(dataDir);
-    const match = /Admin API key \(shown once\): (lk_\S+)/.exec(first.output());
-    expect(match, first.output()).not.toBeNull();
-    expect(first.output()).toContain("launch keys create --user U --team T");
-    const res = await fetch(`${first.url}/v2/model-bundles`, {
-      headers: { authorization: basicAuth(match![1]!) },
-    });
-    expect(res.status).toBe(200);
-    expect(await stop(first.child)).toBe(0);
+describe.skipIf(!existsSync(bin) && !process.env.CI)(
+  "launch-server bin (needs `tsc -b`: it runs dist/bin.js)",
+  () => {
+    it("prints the admin key once in a box, serves, and exits 0 on SIGTERM", async () => {
+      const dataDir = await tempDir();
+      const first = await runBin(dataDir);
+      const match = /Admin API key \(shown once\): (lk_\S+)/.exec(first.output());
+      expect(match, first.output()).not.toBeNull();
+      expect(first.output()).toContain("launch keys create --user U --team T");
+      const res = await fetch(`${first.url}/v2/model-bundles`, {
+        headers: { authorization: basicAuth(match![1]!) },
+      });
+      expect(res.status).toBe(200);
+      expect(await stop(first.child)).toBe(0);
 
-    const second = await runBin(dataDir);
-    expect(second.output()).not.toContain("Admin API key");
-    const again = await fetch(`${second.url}/v2/model-bundles`, {
-      headers: { authorization: basicAuth(match![1]!) },
+      const second = await runBin(dataDir);
+      expect(second.output()).not.toContain("Admin API key");
+      const again = await fetch(`${second.url}/v2/model-bundles`, {
+        headers: { authorization: basicAuth(match![1]!) },
+      });
+      expect(again.status).toBe(200);
+      expect(await stop(second.child)).toBe(0);
     });
-    expect(again.status).toBe(200);
-    expect(await stop(second.child)).toBe(0);
-  });
-});
+  },
+);

@@ -76,69 +76,72 @@ const docModel = () =>
 const echoImage = (overrides: Partial<WorkerInit> = {}) =>
   testInit(testBundle(imageFlavor([process.execPath, fixturePath("echo-server.mjs")])), overrides);
 
-describe.skipIf(!built && !process.env.CI)("launch-worker bin (skipped when dist/bin.js is not built)", () => {
-  it("refuses to run without an IPC channel", async () => {
-    const child = spawn(process.execPath, [workerBinPath()], { stdio: ["ignore", "pipe", "pipe"] });
-    children.push(child);
-    let stderr = "";
-    child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
-      stderr += chunk;
+describe.skipIf(!built && !process.env.CI)(
+  "launch-worker bin (skipped when dist/bin.js is not built)",
+  () => {
+    it("refuses to run without an IPC channel", async () => {
+      const child = spawn(process.execPath, [workerBinPath()], { stdio: ["ignore", "pipe", "pipe"] });
+      children.push(child);
+      let stderr = "";
+      child.stderr.setEncoding("utf8").on("data", (chunk: string) => {
+        stderr += chunk;
+      });
+      const [code] = await once(child, "exit");
+      expect(code).toBe(2);
+      expect(stderr).toBe(`[launch-worker] ${NO_IPC_MESSAGE}\n`);
     });
-    const [code] = await once(child, "exit");
-    expect(code).toBe(2);
-    expect(stderr).toBe(`[launch-worker] ${NO_IPC_MESSAGE}\n`);
-  });
 
-  it("starts, runs tasks, and drains on SIGTERM with exit 0", async () => {
-    const w = fork(docModel());
-    const ready = await w.messages.next("ready");
-    expect(ready.pid).toBe(w.child.pid);
-    await w.messages.next("credit");
-    w.child.send({
-      t: "tasks",
-      tasks: [{ id: "tsk_1", token: "t1", args: { x: 2, y: "hello" }, attempt: 1 }],
+    it("starts, runs tasks, and drains on SIGTERM with exit 0", async () => {
+      const w = fork(docModel());
+      const ready = await w.messages.next("ready");
+      expect(ready.pid).toBe(w.child.pid);
+      await w.messages.next("credit");
+      w.child.send({
+        t: "tasks",
+        tasks: [{ id: "tsk_1", token: "t1", args: { x: 2, y: "hello" }, attempt: 1 }],
+      });
+      expect((await w.messages.next("results")).items[0]?.outcome).toEqual({
+        ok: true,
+        output: 7,
+        statusCode: 200,
+      });
+      w.child.kill("SIGTERM");
+      expect(await w.exited).toEqual([0, null]);
+      expect(w.stdout()).toContain(`[launch-worker] ready on http://127.0.0.1:${ready.httpPort}`);
+      expect(w.stdout()).toContain("[launch-worker] draining (received SIGTERM)");
+      expect(w.stdout()).toMatch(/\[launch-worker\] exit 0\n$/);
     });
-    expect((await w.messages.next("results")).items[0]?.outcome).toEqual({
-      ok: true,
-      output: 7,
-      statusCode: 200,
+
+    it("sends start_failed with the reason and exits 1", async () => {
+      const w = fork(testInit(testBundle(imageFlavor([process.execPath, fixturePath("crash.mjs")]))));
+      const failed = await w.messages.next("start_failed");
+      expect(failed.reason).toContain("FileNotFoundError: weights.bin is missing");
+      expect(await w.exited).toEqual([1, null]);
+      expect(w.stderr()).toContain("[launch-worker] start failed: The model server exited with code 3");
+      // The model's own output is forwarded line by line.
+      expect(w.stdout()).toContain("loading weights\n");
     });
-    w.child.kill("SIGTERM");
-    expect(await w.exited).toEqual([0, null]);
-    expect(w.stdout()).toContain(`[launch-worker] ready on http://127.0.0.1:${ready.httpPort}`);
-    expect(w.stdout()).toContain("[launch-worker] draining (received SIGTERM)");
-    expect(w.stdout()).toMatch(/\[launch-worker\] exit 0\n$/);
-  });
 
-  it("sends start_failed with the reason and exits 1", async () => {
-    const w = fork(testInit(testBundle(imageFlavor([process.execPath, fixturePath("crash.mjs")]))));
-    const failed = await w.messages.next("start_failed");
-    expect(failed.reason).toContain("FileNotFoundError: weights.bin is missing");
-    expect(await w.exited).toEqual([1, null]);
-    expect(w.stderr()).toContain("[launch-worker] start failed: The model server exited with code 3");
-    // The model's own output is forwarded line by line.
-    expect(w.stdout()).toContain("loading weights\n");
-  });
+    it("exits and leaves no model process when the controller goes away", async () => {
+      const w = fork(echoImage());
+      const ready = await w.messages.next("ready");
+      expect(ready.runtimePid).toEqual(expect.any(Number));
+      w.child.disconnect();
+      expect((await w.exited)[0]).toBe(0);
+      expect(await gone(ready.runtimePid!)).toBe(true);
+    });
 
-  it("exits and leaves no model process when the controller goes away", async () => {
-    const w = fork(echoImage());
-    const ready = await w.messages.next("ready");
-    expect(ready.runtimePid).toEqual(expect.any(Number));
-    w.child.disconnect();
-    expect((await w.exited)[0]).toBe(0);
-    expect(await gone(ready.runtimePid!)).toBe(true);
-  });
-
-  it("stops at once on a second SIGTERM, killing the model", async () => {
-    const w = fork(echoImage({ drainGraceMs: 60_000 }));
-    const ready = await w.messages.next("ready");
-    await w.messages.next("credit");
-    w.child.send({ t: "tasks", tasks: [{ id: "tsk_1", token: "t1", args: { delay: 60 }, attempt: 1 }] });
-    w.child.kill("SIGTERM");
-    for (let i = 0; i < 100 && !w.stdout().includes("draining"); i++)
-      await new Promise((r) => setTimeout(r, 20));
-    w.child.kill("SIGTERM");
-    expect(await w.exited).toEqual([143, null]);
-    expect(await gone(ready.runtimePid!)).toBe(true);
-  });
-});
+    it("stops at once on a second SIGTERM, killing the model", async () => {
+      const w = fork(echoImage({ drainGraceMs: 60_000 }));
+      const ready = await w.messages.next("ready");
+      await w.messages.next("credit");
+      w.child.send({ t: "tasks", tasks: [{ id: "tsk_1", token: "t1", args: { delay: 60 }, attempt: 1 }] });
+      w.child.kill("SIGTERM");
+      for (let i = 0; i < 100 && !w.stdout().includes("draining"); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      w.child.kill("SIGTERM");
+      expect(await w.exited).toEqual([143, null]);
+      expect(await gone(ready.runtimePid!)).toBe(true);
+    });
+  },
+);
