@@ -239,9 +239,17 @@ export interface TaskQueue {
    * counts as finished when the sweep records it (or when the record read at the end shows it UNDEFINED).
    * When the queue closes meanwhile, resolves with the record last read.
    *
-   * @example const record = await queue.waitForFinish(taskId, 30_000, request.signal);
+   * With `owner`, a task of another owner is answered at once, without waiting (the caller treats it as
+   * not found), so nobody can wait on another team's task and one read serves the check and the wait.
+   *
+   * @example const record = await queue.waitForFinish(taskId, 30_000, request.signal, { owner: teamId });
    */
-  waitForFinish(taskId: string, timeoutMs: number, signal?: AbortSignal): Promise<TaskRecord | undefined>;
+  waitForFinish(
+    taskId: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    options?: { owner?: string },
+  ): Promise<TaskRecord | undefined>;
 
   /**
    * Housekeeping, run by the controller about once a second: expired leases go back to PENDING, or to

@@ -570,6 +570,13 @@ export function describeTaskQueue(
         expect(await q.waitForFinish("tsk_unknown", FOREVER)).toBeUndefined();
       });
 
+      it("does not wait on another owner's unfinished task", async () => {
+        const t = await q.enqueue(task());
+        const other = await q.waitForFinish(t.id, FOREVER, undefined, { owner: "someone-else" });
+        expect(other?.status).toBe("PENDING");
+        expect(other?.owner).not.toBe("someone-else");
+      });
+
       it("wakes as soon as the task completes", async () => {
         const t = await q.enqueue(task());
         const leased = await leaseOne();

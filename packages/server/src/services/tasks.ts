@@ -92,14 +92,14 @@ export class TaskService {
     options: { waitMs?: number; signal?: AbortSignal } = {},
   ): Promise<TaskResponse> {
     const { queue, config } = this.#deps;
-    let record = await queue.get(taskId);
-    // Ownership first, so that nobody can wait on another team's task.
-    if (!record || record.owner !== caller.teamId) throw taskNotFound(taskId);
     const waitMs = options.waitMs ?? 0;
-    if (waitMs > 0 && !isFinished(record.status)) {
-      record = await queue.waitForFinish(taskId, waitMs, options.signal);
-      if (!record) throw taskNotFound(taskId);
-    }
+    // With a wait, one read serves both the ownership check and the wait: the queue answers another
+    // team's task at once, so nobody can wait on it.
+    const record =
+      waitMs > 0
+        ? await queue.waitForFinish(taskId, waitMs, options.signal, { owner: caller.teamId })
+        : await queue.get(taskId);
+    if (!record || record.owner !== caller.teamId) throw taskNotFound(taskId);
     return taskView(record, { resultsAsString: config.resultsAsString });
   }
 }

@@ -322,10 +322,12 @@ export class EmbeddedTaskQueue implements TaskQueue, CallbackOutbox {
     taskId: string,
     timeoutMs: number,
     signal?: AbortSignal,
+    options: { owner?: string } = {},
   ): Promise<TaskRecord | undefined> {
     // Read and start waiting in the same turn: commits run in later turns, so none can slip in between.
     const before = this.read(taskId);
     if (before === undefined || isFinished(before.status)) return before;
+    if (options.owner !== undefined && before.owner !== options.owner) return before;
     await this.finishWaiters.wait(taskId, timeoutMs, signal);
     return this.closed ? before : this.read(taskId);
   }
