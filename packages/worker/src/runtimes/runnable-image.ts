@@ -7,10 +7,11 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { stat } from "node:fs/promises";
-import type {
-  RunnableImageFlavor,
-  StreamingEnhancedRunnableImageFlavor,
-  TritonEnhancedRunnableImageFlavor,
+import {
+  modelReplyOutcome,
+  type RunnableImageFlavor,
+  type StreamingEnhancedRunnableImageFlavor,
+  type TritonEnhancedRunnableImageFlavor,
 } from "@launch/protocol";
 import { Pool } from "undici";
 import { findFreePort } from "./free-port.js";
@@ -151,7 +152,7 @@ export class RunnableImageRuntime implements Runtime {
         signal: signal ?? null,
       });
       const text = await response.body.text();
-      return parseReply(text, response.statusCode, route);
+      return modelReplyOutcome(text, response.statusCode, route);
     } catch (error) {
       return await this.requestFailure(error, route, signal);
     }
@@ -187,7 +188,7 @@ export class RunnableImageRuntime implements Runtime {
     if (!contentType.startsWith("text/event-stream")) {
       // Not a stream (typically an error reply): one event, parsed like a predict reply.
       try {
-        yield parseReply(await response.body.text(), statusCode, route);
+        yield modelReplyOutcome(await response.body.text(), statusCode, route);
       } catch (error) {
         if (!signal?.aborted) yield await this.requestFailure(error, route, signal);
       }
@@ -484,21 +485,6 @@ function requestBody(input: PredictInput): string | PredictOutcome {
 }
 
 /** A reply of the model server: JSON whatever its status, which becomes `statusCode`. */
-function parseReply(text: string, statusCode: number, route: string): PredictOutcome {
-  try {
-    return { ok: true, output: JSON.parse(text), statusCode };
-  } catch {
-    const shown =
-      text.length === 0 ? "an empty body" : `a body that is not JSON: ${JSON.stringify(text.slice(0, 200))}`;
-    return {
-      ok: false,
-      error: `The model server answered POST ${route} with ${statusCode} and ${shown}.`,
-      traceback: null,
-      statusCode,
-    };
-  }
-}
-
 function failure(error: string): PredictOutcome {
   return { ok: false, error, traceback: null, statusCode: null };
 }
