@@ -22,7 +22,7 @@ import {
 import type { LaunchConfig } from "../config/schema.js";
 import type { SecretsBox } from "../domain/secrets-box.js";
 import type { Orchestrator } from "../orchestration/port.js";
-import { isFinished, type TaskQueue } from "../queue/port.js";
+import type { TaskQueue } from "../queue/port.js";
 import type { Store } from "../store/port.js";
 import { resolveCallbackSpec } from "./callback-spec.js";
 import type { Caller } from "./endpoints.js";
