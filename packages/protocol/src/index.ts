@@ -2,6 +2,7 @@ export * from "./bundles.js";
 export * from "./callbacks.js";
 export * from "./endpoints.js";
 export * from "./errors.js";
+export * from "./event-stream.js";
 export * from "./ids.js";
 export * from "./model-reply.js";
 export * from "./schemas/bundles.js";

@@ -8,7 +8,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { stat } from "node:fs/promises";
 import {
+  EventStreamParser,
   modelReplyOutcome,
+  parseEventData,
   type RunnableImageFlavor,
   type StreamingEnhancedRunnableImageFlavor,
   type TritonEnhancedRunnableImageFlavor,
@@ -26,7 +28,6 @@ import {
   type StreamEvent,
 } from "./port.js";
 import { signalGroup, trackGroup } from "./process-group.js";
-import { parseEventData, SseParser } from "./sse.js";
 
 export type RunnableImageBundleFlavor =
   | RunnableImageFlavor
@@ -194,7 +195,7 @@ export class RunnableImageRuntime implements Runtime {
       }
       return;
     }
-    const parser = new SseParser();
+    const parser = new EventStreamParser();
     const decoder = new TextDecoder();
     let finished = false;
     try {

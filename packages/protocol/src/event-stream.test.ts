@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseEventData, SseParser } from "./sse.js";
+import { EventStreamParser as SseParser, parseEventData } from "./event-stream.js";
 
 const stream =
   'data: "h"\n\n: a comment\r\nevent: tick\r\ndata: {"n":\r\ndata: 1}\r\n\r\ndata:no-space\r\rdata: 7\n\n';
