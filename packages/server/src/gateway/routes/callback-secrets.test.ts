@@ -7,56 +7,22 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SecretsBox } from "../../domain/secrets-box.js";
 import { CallbackSecretService } from "../../services/callback-secrets.js";
 import { startTestServer, type TestServer } from "../../testing/server.js";
+import { newTeamEndpoint, newTeam as newTestTeam, type TestTeam } from "../../testing/teams.js";
 
 const NO_WORKERS = { orchestration: "none" } as const;
 const DAY_MS = 86_400_000;
 
 let server: TestServer;
-let teams = 0;
 
-interface Team {
-  key: string;
-  bundleId: string;
-}
+type Team = TestTeam;
 
-async function newTeam(on: TestServer = server): Promise<Team> {
-  teams += 1;
-  const key = await on.createKey(`user${teams}`, `team${teams}`);
-  const res = await on.request("POST", "/v2/model-bundles", {
-    key,
-    body: {
-      name: "doc-bundle",
-      schema_location: "s3://launch/schemas/doc.json",
-      flavor: { flavor: "runnable_image", repository: "example/model", tag: "1", command: ["serve"] },
-    },
+const newTeam = (on: TestServer = server): Promise<Team> => newTestTeam(on);
+
+const newEndpoint = (team: Team, on: TestServer = server): Promise<string> =>
+  newTeamEndpoint(on, team, {
+    post_inference_hooks: ["callback"],
+    default_callback_url: "https://example.com/hook",
   });
-  expect(res.status).toBe(200);
-  return { key, bundleId: res.body.model_bundle_id };
-}
-
-async function newEndpoint(team: Team, on: TestServer = server): Promise<string> {
-  const res = await on.request("POST", "/v1/model-endpoints", {
-    key: team.key,
-    body: {
-      name: `ep-${Math.random().toString(36).slice(2, 10)}`,
-      model_bundle_id: team.bundleId,
-      endpoint_type: "async",
-      metadata: {},
-      cpus: 1,
-      gpus: 0,
-      memory: "1Gi",
-      storage: "1Gi",
-      min_workers: 1,
-      max_workers: 1,
-      per_worker: 1,
-      labels: {},
-      post_inference_hooks: ["callback"],
-      default_callback_url: "https://example.com/hook",
-    },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body.endpoint_creation_task_id;
-}
 
 /** The dispatcher's view: signing keys read from the server's store with the server's secrets key. */
 function signingKeys(on: TestServer = server): CallbackSecretService {

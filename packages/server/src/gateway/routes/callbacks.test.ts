@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TestReceiver } from "../../callbacks/testing-receiver.js";
 import { selfSignedCertificate } from "../../testing/certs.js";
 import { basicAuth, startTestServer, type TestServer } from "../../testing/server.js";
+import { newTeamEndpoint, newTeam as newTestTeam, type TestTeam } from "../../testing/teams.js";
 
 const PASSWORD = "cb-s3cret-password-5c1e";
 const TASK_PASSWORD = "per-task-pass-77d0";
@@ -20,52 +21,13 @@ let receiver: TestReceiver;
 const fixed = new Set<string>();
 /** The raw text of every delivery-log response, searched for credentials at the end. */
 const responseTexts: string[] = [];
-let teams = 0;
 
-interface Team {
-  key: string;
-  teamId: string;
-  bundleId: string;
-}
+type Team = TestTeam;
 
-async function newTeam(): Promise<Team> {
-  teams += 1;
-  const teamId = `team${teams}`;
-  const key = await server.createKey(`user${teams}`, teamId);
-  const res = await server.request("POST", "/v2/model-bundles", {
-    key,
-    body: {
-      name: "doc-bundle",
-      schema_location: "s3://launch/schemas/doc.json",
-      flavor: { flavor: "runnable_image", repository: "example/model", tag: "1", command: ["serve"] },
-    },
-  });
-  expect(res.status).toBe(200);
-  return { key, teamId, bundleId: res.body.model_bundle_id };
-}
+const newTeam = (): Promise<Team> => newTestTeam(server);
 
-async function newEndpoint(team: Team, overrides: Record<string, unknown> = {}): Promise<string> {
-  const res = await server.request("POST", "/v1/model-endpoints", {
-    key: team.key,
-    body: {
-      name: `ep-${Math.random().toString(36).slice(2, 10)}`,
-      model_bundle_id: team.bundleId,
-      endpoint_type: "async",
-      metadata: {},
-      cpus: 1,
-      gpus: 0,
-      memory: "1Gi",
-      storage: "1Gi",
-      min_workers: 1,
-      max_workers: 1,
-      per_worker: 1,
-      labels: {},
-      ...overrides,
-    },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body.endpoint_creation_task_id;
-}
+const newEndpoint = (team: Team, overrides: Record<string, unknown> = {}): Promise<string> =>
+  newTeamEndpoint(server, team, overrides);
 
 async function submit(team: Team, endpointId: string, body: Record<string, unknown> = {}): Promise<string> {
   const res = await server.request("POST", `/v1/async-tasks?model_endpoint_id=${endpointId}`, {

@@ -16,65 +16,24 @@ import {
   startTestServer,
   type TestServer,
 } from "../../testing/server.js";
+import { newTeamEndpoint, newTeam as newTestTeam, type TestTeam } from "../../testing/teams.js";
 
 const PASSWORD = "per-task-s3cret-91ab";
 const NO_WORKERS = { orchestration: "none" } as const;
 
 let server: TestServer;
-let teams = 0;
 
-interface Team {
-  key: string;
-  userId: string;
-  teamId: string;
-  bundleId: string;
-}
+type Team = TestTeam;
 
 /** A fresh team with a key and a bundle, on `on` (the shared server unless given). */
-async function newTeam(on: TestServer = server): Promise<Team> {
-  teams += 1;
-  const userId = `user${teams}`;
-  const teamId = `team${teams}`;
-  const key = await on.createKey(userId, teamId);
-  const res = await on.request("POST", "/v2/model-bundles", {
-    key,
-    body: {
-      name: "doc-bundle",
-      schema_location: "s3://launch/schemas/doc.json",
-      flavor: { flavor: "runnable_image", repository: "example/model", tag: "1", command: ["serve"] },
-    },
-  });
-  expect(res.status).toBe(200);
-  return { key, userId, teamId, bundleId: res.body.model_bundle_id };
-}
+const newTeam = (on: TestServer = server): Promise<Team> => newTestTeam(on);
 
 /** Creates an endpoint of the team (READY at once, no workers) and returns its id. */
-async function newEndpoint(
+const newEndpoint = (
   team: Team,
   overrides: Record<string, unknown> = {},
   on: TestServer = server,
-): Promise<string> {
-  const res = await on.request("POST", "/v1/model-endpoints", {
-    key: team.key,
-    body: {
-      name: `ep-${Math.random().toString(36).slice(2, 10)}`,
-      model_bundle_id: team.bundleId,
-      endpoint_type: "async",
-      metadata: {},
-      cpus: 1,
-      gpus: 0,
-      memory: "1Gi",
-      storage: "1Gi",
-      min_workers: 1,
-      max_workers: 1,
-      per_worker: 1,
-      labels: {},
-      ...overrides,
-    },
-  });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-  return res.body.endpoint_creation_task_id;
-}
+): Promise<string> => newTeamEndpoint(on, team, overrides);
 
 async function submit(team: Team, endpointId: string, body: unknown, on: TestServer = server) {
   return on.request("POST", `/v1/async-tasks?model_endpoint_id=${endpointId}`, { key: team.key, body });
