@@ -8,27 +8,13 @@ import { describeCallbackOutbox } from "../../callbacks/outbox.suite.js";
 import type { CallbackSpec } from "../../callbacks/port.js";
 import type { NewTask } from "../port.js";
 import { prepareDeliveryStatements } from "./delivery-statements.js";
-import { EmbeddedTaskQueue, type EmbeddedTaskQueueOptions } from "./embedded-queue.js";
+import { EmbeddedTaskQueue } from "./embedded-queue.js";
 import { MIGRATIONS, migrate } from "./migrations.js";
+import { openEmbeddedHarness } from "./testing.js";
 
-describeCallbackOutbox("embedded (SQLite)", async ({ clock, resultRetentionMs }) => {
-  const dir = mkdtempSync(join(tmpdir(), "launch-outbox-"));
-  const options: EmbeddedTaskQueueOptions = { file: join(dir, "queue.db"), clock, resultRetentionMs };
-  let queue = new EmbeddedTaskQueue(options);
-  await queue.ready();
-  return {
-    subject: queue,
-    async reopen() {
-      await queue.close();
-      queue = new EmbeddedTaskQueue(options);
-      await queue.ready();
-      return queue;
-    },
-    async cleanup() {
-      await queue.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+describeCallbackOutbox("embedded (SQLite)", async (options) => {
+  const { queue, reopen, cleanup } = await openEmbeddedHarness("launch-outbox-", "queue.db", options);
+  return { subject: queue, reopen, cleanup };
 });
 
 describe("EmbeddedTaskQueue as a callback outbox", () => {

@@ -4,30 +4,15 @@ import { join } from "node:path";
 import { newId } from "@launch/protocol";
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
-import type { LeasedTask, TaskQueue } from "../port.js";
+import type { LeasedTask } from "../port.js";
 import { describeTaskQueue } from "../queue.suite.js";
-import { EmbeddedTaskQueue, type EmbeddedTaskQueueOptions } from "./embedded-queue.js";
+import { EmbeddedTaskQueue } from "./embedded-queue.js";
 import { MIGRATIONS } from "./migrations.js";
+import { openEmbeddedHarness } from "./testing.js";
 
-describeTaskQueue("embedded (SQLite)", async ({ clock, resultRetentionMs }) => {
-  const dir = mkdtempSync(join(tmpdir(), "launch-queue-"));
-  const options: EmbeddedTaskQueueOptions = { file: join(dir, "data", "queue.db"), clock, resultRetentionMs };
-  let queue: TaskQueue = new EmbeddedTaskQueue(options);
-  await queue.ready();
-  return {
-    queue,
-    async reopen() {
-      await queue.close();
-      queue = new EmbeddedTaskQueue(options);
-      await queue.ready();
-      return queue;
-    },
-    async cleanup() {
-      await queue.close();
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-});
+describeTaskQueue("embedded (SQLite)", (options) =>
+  openEmbeddedHarness("launch-queue-", "data/queue.db", options),
+);
 
 describe("EmbeddedTaskQueue", () => {
   const dirs: string[] = [];
