@@ -13,7 +13,7 @@
  * failure it is known only when the model answered.
  */
 export type PredictOutcome =
-  | { ok: true; output: unknown; statusCode: number }
+  | { ok: true; output: unknown; statusCode: number; pickled?: string }
   | { ok: false; error: string; traceback: string | null; statusCode: number | null };
 
 /**

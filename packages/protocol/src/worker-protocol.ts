@@ -26,7 +26,13 @@ export interface WorkerTask {
 
 /** How a task ended, as the worker reports it. */
 export type TaskOutcome =
-  | { ok: true; output: unknown; statusCode: number }
+  | {
+      ok: true;
+      output: unknown;
+      statusCode: number;
+      /** `return_pickled`: the cloudpickled output, base64, for the controller to store (`output` is null). */
+      pickled?: string;
+    }
   | { ok: false; error: string; traceback: string | null; statusCode: number | null; retry?: boolean };
 
 export interface WorkerInit {
@@ -39,6 +45,10 @@ export interface WorkerInit {
   artifactPath: string | null;
   /** Directory where the worker may unpack bundles (shared by workers of this host). */
   cacheDir: string;
+  /** The interpreter for Python bundles (the `LAUNCH_PYTHON` setting); absent means "python3". */
+  python?: string;
+  /** How long installing a Python bundle's requirements may take, in seconds. Default 300. */
+  pythonInstallTimeoutSeconds?: number;
   /** How many tasks the worker runs at once. */
   concurrency: number;
   /** Port for sync and streaming requests; 0 picks a free one. */

@@ -38,6 +38,8 @@ export {
   parseModuleRef,
 } from "./runtimes/node.js";
 export * from "./runtimes/port.js";
+export { HARNESS_PATH, PythonRuntime, type PythonRuntimeOptions } from "./runtimes/python.js";
+export * from "./runtimes/python-testing.js";
 export {
   type RunnableImageBundleFlavor,
   RunnableImageRuntime,

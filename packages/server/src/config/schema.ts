@@ -137,6 +137,19 @@ export const SETTINGS = {
     min: 0,
     doc: "Seconds beyond a bundle's readiness_initial_delay_seconds before a starting worker counts as failed.",
   }),
+  python: s({
+    env: "LAUNCH_PYTHON",
+    kind: "string",
+    default: "python3",
+    doc: "Interpreter that runs Python bundles (cloudpickle_artifact, Python zip_artifact). It needs cloudpickle and the Python minor version the bundles were pickled with.",
+  }),
+  pythonInstallTimeoutSeconds: s({
+    env: "LAUNCH_PYTHON_INSTALL_TIMEOUT_SECONDS",
+    kind: "int",
+    default: 300,
+    min: 1,
+    doc: "Seconds a Python bundle's missing requirements may take to install into its virtualenv before the endpoint fails.",
+  }),
   workerMaxRestarts: s({
     env: "LAUNCH_WORKER_MAX_RESTARTS",
     kind: "int",

@@ -204,6 +204,8 @@ export class LocalOrchestrator implements Orchestrator {
       const feeder = new TaskFeeder({
         queue: this.#options.queue,
         endpointId: record.id,
+        owner: record.owner,
+        artifacts: this.#options.artifacts,
         leaseMs: this.#options.config.taskLeaseSeconds * 1000,
         log: this.#log,
       });
@@ -320,6 +322,8 @@ export class LocalOrchestrator implements Orchestrator {
       bundle,
       artifactPath,
       cacheDir: join(config.dataDir, "cache", "bundles"),
+      python: config.python,
+      pythonInstallTimeoutSeconds: config.pythonInstallTimeoutSeconds,
       concurrency: record.spec.concurrentRequestsPerWorker ?? record.spec.perWorker,
       httpPort: 0,
       readinessMarginSeconds: config.workerReadinessMarginSeconds,

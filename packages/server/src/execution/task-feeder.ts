@@ -1,12 +1,18 @@
 import type { TaskOutcome, WorkerTask } from "@launch/protocol";
 import type { FastifyBaseLogger } from "fastify";
+import type { ArtifactStore } from "../artifacts/port.js";
 import type { LeasedTask, TaskQueue } from "../queue/port.js";
+import { storePickledResult } from "../services/pickled-results.js";
 import type { TaskPayload } from "../services/task-payload.js";
 import type { LocalWorker } from "./local-worker.js";
 
 export interface TaskFeederOptions {
   queue: TaskQueue;
   endpointId: string;
+  /** The endpoint's team, which owns its pickled results. */
+  owner: string;
+  /** Where `return_pickled` outputs are stored. */
+  artifacts: ArtifactStore;
   leaseMs: number;
   log: FastifyBaseLogger;
 }
@@ -108,16 +114,31 @@ export class TaskFeeder {
   results(worker: LocalWorker, items: { id: string; token: string; outcome: TaskOutcome }[]): void {
     const { queue } = this.#options;
     for (const { id, token, outcome } of items) {
-      const write = outcome.ok
-        ? queue.complete(id, token, { output: outcome.output, statusCode: outcome.statusCode })
-        : queue.fail(
+      const write = !outcome.ok
+        ? queue.fail(
             id,
             token,
             { message: outcome.error, traceback: outcome.traceback, statusCode: outcome.statusCode },
             { retry: outcome.retry ?? false },
-          );
+          )
+        : outcome.pickled !== undefined
+          ? this.#completePickled(id, token, outcome.pickled, outcome.statusCode)
+          : queue.complete(id, token, { output: outcome.output, statusCode: outcome.statusCode });
       this.#track(write, `recording the result of task ${id} from worker ${worker.id}`);
     }
+  }
+
+  /** Stores a pickled output, then records the task with its location (a failed store fails the attempt). */
+  async #completePickled(id: string, token: string, pickled: string, statusCode: number): Promise<unknown> {
+    const { queue, artifacts, owner } = this.#options;
+    let resultUrl: string;
+    try {
+      resultUrl = await storePickledResult(artifacts, owner, id, pickled);
+    } catch (error) {
+      const message = `The pickled output could not be stored: ${(error as Error).message}`;
+      return queue.fail(id, token, { message, traceback: null, statusCode: null }, { retry: true });
+    }
+    return queue.complete(id, token, { output: null, statusCode, resultUrl });
   }
 
   /** Tasks a draining worker gave back unstarted or unfinished. */

@@ -79,6 +79,11 @@ export interface TaskResult {
   output: unknown;
   /** The model's HTTP status for runnable images, 200 for in-process runtimes. */
   statusCode: number;
+  /**
+   * `return_pickled`: where the pickled output was stored (`s3://bucket/key`); `output` is then null and
+   * the task's `result` is `{"result_url": …}` instead of `{"result": output}`.
+   */
+  resultUrl?: string;
 }
 
 /** Why a task failed (or, while it is retried, why its last attempt failed). */

@@ -239,6 +239,14 @@ export function describeTaskQueue(
         expect((await q.get(t.id))?.result).toEqual({ output, statusCode: 201 });
       });
 
+      it("keeps the location of a pickled result instead of an output", async () => {
+        const t = await q.enqueue(task());
+        const leased = await leaseOne();
+        const resultUrl = "s3://launch/results/team/tsk_1.pkl";
+        await q.complete(t.id, leased.leaseToken, { output: null, statusCode: 200, resultUrl });
+        expect((await q.get(t.id))?.result).toEqual({ output: null, statusCode: 200, resultUrl });
+      });
+
       it("rejects complete, fail, extend and release with a wrong token, leaving the task as it was", async () => {
         const t = await q.enqueue(task());
         await leaseOne();

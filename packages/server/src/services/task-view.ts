@@ -2,7 +2,8 @@
  * The `GET /v1/async-tasks/{task_id}` answer (`wire-protocol.md` §5), exactly:
  * - PENDING / STARTED: `result`, `traceback`, `status_code` all null (a failed attempt being retried
  *   shows as PENDING, without its error);
- * - SUCCESS: `result` is `{"result": <output>}`, `traceback` null, `status_code` the model's status;
+ * - SUCCESS: `result` is `{"result": <output>}` (`{"result_url": "s3://…"}` for a `return_pickled` task),
+ *   `traceback` null, `status_code` the model's status;
  * - FAILURE: `result` is the error message (a string), `traceback` its text or null, `status_code` as
  *   known or null;
  * - UNDEFINED (expired): `result` is the message saying why, `traceback` and `status_code` null.
@@ -35,7 +36,9 @@ export function taskView(record: TaskRecord, options: TaskViewOptions): TaskResp
   };
   switch (record.status) {
     case "SUCCESS":
-      view.result = { result: outputView(record.result?.output ?? null, options) };
+      view.result = record.result?.resultUrl
+        ? { result_url: record.result.resultUrl }
+        : { result: outputView(record.result?.output ?? null, options) };
       view.status_code = record.result?.statusCode ?? 200;
       break;
     case "FAILURE":

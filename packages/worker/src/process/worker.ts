@@ -5,6 +5,8 @@
  * the controller goes away, with `crashed` when the model process dies. `bin.ts` runs this over the IPC
  * channel; tests run it in process over `memoryChannelPair()`.
  */
+
+import { join } from "node:path";
 import type { ControllerMessage, WorkerInit, WorkerMessage } from "@launch/protocol";
 import { BundleCache } from "../bundle-cache.js";
 import { createRuntime } from "../runtimes/factory.js";
@@ -186,12 +188,23 @@ class Worker {
     );
     let runtime: Runtime;
     try {
-      const bundleDir = init.artifactPath
-        ? await new BundleCache({ root: init.cacheDir }).unpack(init.bundle.id, init.artifactPath)
-        : undefined;
+      // A pickle is used as it is; a zip is unpacked once per bundle and host.
+      const pickle = init.bundle.flavor.flavor === "cloudpickle_artifact";
+      const bundleDir =
+        init.artifactPath && !pickle
+          ? await new BundleCache({ root: init.cacheDir }).unpack(init.bundle.id, init.artifactPath)
+          : undefined;
       if (this.stopRequested) return this.stopBeforeReady();
       runtime = createRuntime(init.bundle, {
         ...(bundleDir === undefined ? {} : { bundleDir }),
+        ...(pickle && init.artifactPath ? { artifactPath: init.artifactPath } : {}),
+        python: {
+          ...(init.python ? { python: init.python } : {}),
+          ...(init.pythonInstallTimeoutSeconds === undefined
+            ? {}
+            : { installTimeoutSeconds: init.pythonInstallTimeoutSeconds }),
+          venvDir: join(init.cacheDir, ".venvs", init.bundle.id),
+        },
         runnableImage: {
           readinessMarginMs: init.readinessMarginSeconds * 1000,
           onLog: (line, stream) => this.log.model(line, stream),

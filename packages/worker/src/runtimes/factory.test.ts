@@ -47,9 +47,6 @@ const pickle: CloudpickleArtifactFlavor = {
   app_config: null,
 };
 
-const PYTHON_MESSAGE =
-  "Python bundles (cloudpickle_artifact, zip_artifact with framework pytorch/tensorflow/custom_base_image) are not supported by this server yet";
-
 describe("createRuntime", () => {
   it("chooses the runtime by flavor", () => {
     const streaming: BundleFlavor = {
@@ -71,15 +68,18 @@ describe("createRuntime", () => {
     expect(runtimeKindOf(pickle)).toBe("python");
   });
 
-  it("refuses Python bundles with a clear start error", () => {
-    for (const flavor of [
-      pickle,
-      zip({ framework_type: "custom_base_image", image_repository: "r", image_tag: "t" }),
-    ]) {
-      expect(() => createRuntime({ id: "bun_1", flavor })).toThrow(
-        expect.objectContaining({ name: "RuntimeStartError", message: PYTHON_MESSAGE }),
-      );
-    }
+  it("runs Python bundles in the harness, and says which artifact form it needs", () => {
+    expect(() => createRuntime({ id: "bun_1", flavor: pickle })).toThrow(
+      /Bundle bun_1 is a Python bundle: its pickle file \(artifactPath\) is needed/,
+    );
+    const custom = zip({ framework_type: "custom_base_image", image_repository: "r", image_tag: "t" });
+    expect(() => createRuntime({ id: "bun_5", flavor: custom })).toThrow(
+      /Bundle bun_5 is a Python bundle: its unpacked directory \(bundleDir\) is needed/,
+    );
+    expect(createRuntime({ id: "bun_1", flavor: pickle }, { artifactPath: "/tmp/x.pkl" }).kind).toBe(
+      "python",
+    );
+    expect(createRuntime({ id: "bun_5", flavor: custom }, { bundleDir: "/tmp/x" }).kind).toBe("python");
   });
 
   it("needs the unpacked directory for a Node bundle", () => {

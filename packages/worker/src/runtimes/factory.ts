@@ -3,12 +3,13 @@
  * - `zip_artifact` with `framework_type: "node"` → `NodeRuntime` (in process, needs the unpacked bundle);
  * - `runnable_image`, `streaming_enhanced_runnable_image`, `triton_enhanced_runnable_image` →
  *   `RunnableImageRuntime` (a child process);
- * - `cloudpickle_artifact` and other `zip_artifact` bundles → the Python runtime (§3), not built yet:
- *   adding `runtimes/python.ts` means filling its entry in `FACTORIES`.
+ * - `cloudpickle_artifact` and other `zip_artifact` bundles → `PythonRuntime` (§3, the harness run by
+ *   the host's python3; needs the pickle file or the unpacked zip directory).
  */
 import type { BundleFlavor } from "@launch/protocol";
 import { NodeRuntime, type NodeRuntimeOptions } from "./node.js";
 import { type Runtime, type RuntimeKind, RuntimeStartError } from "./port.js";
+import { PythonRuntime, type PythonRuntimeOptions } from "./python.js";
 import { RunnableImageRuntime, type RunnableImageRuntimeOptions } from "./runnable-image.js";
 
 /** What the factory needs of a bundle (a `BundleV2` fits). */
@@ -18,8 +19,12 @@ export interface RuntimeBundle {
 }
 
 export interface CreateRuntimeOptions {
-  /** The unpacked bundle directory, for artifact flavors (from `BundleCache.unpack`). */
+  /** The unpacked bundle directory, for zip artifact flavors (from `BundleCache.unpack`). */
   bundleDir?: string;
+  /** The artifact file itself, for `cloudpickle_artifact` bundles (a pickle is not unpacked). */
+  artifactPath?: string;
+  /** Options for Python bundles (the interpreter, where virtualenvs go). */
+  python?: Omit<PythonRuntimeOptions, "flavor" | "artifact" | "process">;
   /** Options for Node bundles. */
   node?: Omit<NodeRuntimeOptions, "directory" | "flavor">;
   /** Options for runnable images (`cwd` defaults to `bundleDir` when given). */
@@ -28,10 +33,10 @@ export interface CreateRuntimeOptions {
 
 type RuntimeFactory = (bundle: RuntimeBundle, options: CreateRuntimeOptions) => Runtime;
 
-const FACTORIES: Record<RuntimeKind, RuntimeFactory | undefined> = {
+const FACTORIES: Record<RuntimeKind, RuntimeFactory> = {
   node: createNodeRuntime,
   runnable_image: createRunnableImageRuntime,
-  python: undefined,
+  python: createPythonRuntime,
 };
 
 /** Which runtime runs a flavor. */
@@ -49,20 +54,14 @@ export function runtimeKindOf(flavor: BundleFlavor): RuntimeKind {
 }
 
 /**
- * The runtime for a bundle, not yet started. Throws a `RuntimeStartError` when this server cannot run
- * the flavor (Python bundles, for now) or when a needed option is missing.
+ * The runtime for a bundle, not yet started. Throws a `RuntimeStartError` when a needed option (the
+ * artifact) is missing.
  *
  * @example const runtime = createRuntime(bundle, { bundleDir: await cache.unpack(bundle.id, zip) }); await runtime.start();
  */
 export function createRuntime(bundle: RuntimeBundle, options: CreateRuntimeOptions = {}): Runtime {
   const kind = runtimeKindOf(bundle.flavor);
-  const factory = FACTORIES[kind];
-  if (!factory) {
-    throw new RuntimeStartError(
-      "Python bundles (cloudpickle_artifact, zip_artifact with framework pytorch/tensorflow/custom_base_image) are not supported by this server yet",
-    );
-  }
-  return factory(bundle, options);
+  return FACTORIES[kind](bundle, options);
 }
 
 function createNodeRuntime(bundle: RuntimeBundle, options: CreateRuntimeOptions): Runtime {
@@ -89,5 +88,27 @@ function createRunnableImageRuntime(bundle: RuntimeBundle, options: CreateRuntim
     ...options.runnableImage,
     ...(cwd === undefined ? {} : { cwd }),
     flavor,
+  });
+}
+
+function createPythonRuntime(bundle: RuntimeBundle, options: CreateRuntimeOptions): Runtime {
+  const { flavor } = bundle;
+  if (flavor.flavor !== "cloudpickle_artifact" && flavor.flavor !== "zip_artifact") {
+    throw new Error(`Not a Python bundle: ${flavor.flavor}`);
+  }
+  const artifact = flavor.flavor === "cloudpickle_artifact" ? options.artifactPath : options.bundleDir;
+  if (!artifact) {
+    const what =
+      flavor.flavor === "cloudpickle_artifact"
+        ? "its pickle file (artifactPath)"
+        : "its unpacked directory (bundleDir)";
+    throw new RuntimeStartError(`Bundle ${bundle.id} is a Python bundle: ${what} is needed.`);
+  }
+  const { runnableImage } = options;
+  return new PythonRuntime({
+    ...options.python,
+    flavor,
+    artifact,
+    ...(runnableImage === undefined ? {} : { process: runnableImage }),
   });
 }

@@ -22,7 +22,13 @@ export interface PredictInput {
  * in-process runtimes; on failure it is known only when the model answered.
  */
 export type PredictOutcome =
-  | { ok: true; output: unknown; statusCode: number }
+  | {
+      ok: true;
+      output: unknown;
+      statusCode: number;
+      /** `return_pickled` (Python bundles): the cloudpickled output, base64; `output` is then null. */
+      pickled?: string;
+    }
   | { ok: false; error: string; traceback: string | null; statusCode: number | null };
 
 /**

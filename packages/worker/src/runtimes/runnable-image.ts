@@ -24,6 +24,7 @@ import {
   type PredictOutcome,
   type Runtime,
   type RuntimeExit,
+  type RuntimeKind,
   RuntimeStartError,
   type StreamEvent,
 } from "./port.js";
@@ -60,6 +61,14 @@ export interface RunnableImageRuntimeOptions {
    * `[launch]` notes as "stdout"), besides keeping it for `logs()`. A worker forwards them to its output.
    */
   onLog?: (line: string, stream: "stdout" | "stderr") => void;
+  /**
+   * For runtimes built on this one (the Python harness): the kind reported, how a predict input becomes
+   * the request body, and how the reply becomes an outcome. Defaults: "runnable_image", the task's
+   * `args` unwrapped (`bundles.md` §2), and `modelReplyOutcome`.
+   */
+  kind?: RuntimeKind;
+  encodeInput?: (input: PredictInput) => string | PredictOutcome;
+  decodeReply?: (text: string, statusCode: number, route: string) => PredictOutcome;
 }
 
 type State = "new" | "starting" | "ready" | "exited" | "stopping" | "stopped" | "failed";
@@ -79,7 +88,7 @@ export function substitutePort(arg: string, port: number): string {
 
 /** Runs a runnable-image bundle as a local child process. */
 export class RunnableImageRuntime implements Runtime {
-  readonly kind = "runnable_image" as const;
+  readonly kind: RuntimeKind;
   private state: State = "new";
   private child: ChildProcess | undefined;
   private pool: Pool | undefined;
@@ -99,6 +108,7 @@ export class RunnableImageRuntime implements Runtime {
   readonly stream: ((input: PredictInput, signal?: AbortSignal) => AsyncIterable<StreamEvent>) | undefined;
 
   constructor(private readonly options: RunnableImageRuntimeOptions) {
+    this.kind = options.kind ?? "runnable_image";
     this.output = new LogRing(options.logLines ?? 1000);
     this.exited = new Promise((resolve) => {
       this.markExited = resolve;
@@ -141,7 +151,7 @@ export class RunnableImageRuntime implements Runtime {
   async predict(input: PredictInput, signal?: AbortSignal): Promise<PredictOutcome> {
     const unavailable = this.unavailable();
     if (unavailable) return unavailable;
-    const body = requestBody(input);
+    const body = (this.options.encodeInput ?? requestBody)(input);
     if (typeof body !== "string") return body;
     const route = this.options.flavor.predict_route || "/predict";
     try {
@@ -153,7 +163,7 @@ export class RunnableImageRuntime implements Runtime {
         signal: signal ?? null,
       });
       const text = await response.body.text();
-      return modelReplyOutcome(text, response.statusCode, route);
+      return (this.options.decodeReply ?? modelReplyOutcome)(text, response.statusCode, route);
     } catch (error) {
       return await this.requestFailure(error, route, signal);
     }

@@ -44,7 +44,8 @@ import {
   type TaskRecord,
   type TaskResult,
 } from "../port.js";
-import { checkError, checkLeaseRequest, checkLeaseTime, checkNewTask, checkResult } from "../validate.js";
+import { checkError, checkLeaseRequest, checkLeaseTime, checkNewTask } from "../validate.js";
+import { callbackResultJson, resultFromStored, storedOutput } from "../stored-output.js";
 import { type DeliveryStatements, prepareDeliveryStatements } from "./delivery-statements.js";
 import { EmbeddedOutbox } from "./embedded-outbox.js";
 import { GroupCommit } from "./group-commit.js";
@@ -230,7 +231,7 @@ export class EmbeddedTaskQueue implements TaskQueue, CallbackOutbox {
   }
 
   async complete(taskId: string, leaseToken: string, result: TaskResult): Promise<boolean> {
-    const outputJson = checkResult(result);
+    const outputJson = storedOutput(result);
     return this.write((sql) => {
       const now = this.clock();
       const row = sql.complete.get(now, outputJson, result.statusCode, taskId, leaseToken) as
@@ -241,7 +242,7 @@ export class EmbeddedTaskQueue implements TaskQueue, CallbackOutbox {
       this.noteFinished(taskId);
       if (row.callback !== null) {
         const task = { id: taskId, queue: row.queue, owner: row.owner, callback: row.callback };
-        this.outbox.onFinish(task, "succeeded", () => successBodyFromJson(taskId, outputJson), now);
+        this.outbox.onFinish(task, "succeeded", () => successBodyFromJson(taskId, callbackResultJson(outputJson)), now);
       }
       return true;
     });
@@ -562,7 +563,7 @@ function toRecord(row: TaskRow, now: number): TaskRecord {
     leaseExpiresAt: status === "STARTED" ? row.lease_expires_at : null,
     result:
       status === "SUCCESS" && row.output !== null
-        ? { output: JSON.parse(row.output), statusCode: row.status_code ?? 200 }
+        ? resultFromStored(row.output, row.status_code ?? 200)
         : null,
     error,
   };
