@@ -45,6 +45,10 @@ export function modelReplyOutcome(text: string, statusCode: number, route: strin
  * @example syncResponseBody({ ok: true, output: 7, statusCode: 200 }) // '{"status":"SUCCESS","result":{"result":7},"traceback":null,"status_code":200}'
  */
 export function syncResponseBody(outcome: PredictOutcome): string {
+  if (outcome.ok && outcome.pickled !== undefined) {
+    // `return_pickled`: an internal shape between worker and gateway, which stores the pickle.
+    return `{"status":"SUCCESS","result":{"result_pickle":${JSON.stringify(outcome.pickled)}},"traceback":null,"status_code":${outcome.statusCode}}`;
+  }
   if (outcome.ok) {
     const output = JSON.stringify(outcome.output) ?? "null";
     return `{"status":"SUCCESS","result":{"result":${output}},"traceback":null,"status_code":${outcome.statusCode}}`;

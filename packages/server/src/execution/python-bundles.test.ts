@@ -69,6 +69,21 @@ async function createCloudpickleBundle(
   return res.body.model_bundle_id as string;
 }
 
+/** Downloads a result_url through the artifacts route and unpickles it with python3 (printed with str()). */
+async function downloadUnpickled(server: TestServer, key: string, resultUrl: string): Promise<string> {
+  const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(resultUrl);
+  if (!match) throw new Error(`not an s3 location: ${resultUrl}`);
+  const download = await fetch(`${server.url}/v1/artifacts/${match[1]}/${match[2]}`, {
+    headers: { authorization: basicAuth(key) },
+  });
+  if (download.status !== 200) throw new Error(`download failed: ${download.status}`);
+  return execFileSync(
+    "python3",
+    ["-c", "import sys, cloudpickle; print(cloudpickle.loads(sys.stdin.buffer.read()))"],
+    { input: Buffer.from(await download.arrayBuffer()), encoding: "utf8" },
+  ).trim();
+}
+
 function pickled(variant: BundleVariant): string {
   return pickleBundle(join(scratch, `${variant}.pkl`), variant);
 }
@@ -139,6 +154,15 @@ describe.skipIf(!built && !process.env.CI)("Python bundles made like the Python 
     expect(await res.text()).toBe(
       '{"status":"SUCCESS","result":{"result":8},"traceback":null,"status_code":200}',
     );
+    const pickled = await fetch(`${server.url}/v1/sync-tasks?model_endpoint_id=${endpointId}`, {
+      method: "POST",
+      headers: { authorization: basicAuth(key), "content-type": "application/json" },
+      body: JSON.stringify({ args: { x: 3, y: "hello" }, return_pickled: true }),
+    });
+    const body = (await pickled.json()) as { status: string; result: { result_url: string } };
+    expect(body.status).toBe("SUCCESS");
+    expect(Object.keys(body.result)).toEqual(["result_url"]);
+    expect(await downloadUnpickled(server, key, body.result.result_url)).toBe("8");
   }, 90_000);
 
   it("stores a return_pickled output and answers its result_url, which the owner can download", async () => {
@@ -151,22 +175,8 @@ describe.skipIf(!built && !process.env.CI)("Python bundles made like the Python 
     const task = await waitForTask(server, key, taskId);
     expect(task.status).toBe("SUCCESS");
     expect(Object.keys(task.result)).toEqual(["result_url"]);
+    expect(await downloadUnpickled(server, key, task.result.result_url)).toBe("7");
     const match = /^s3:\/\/([^/]+)\/(.+)$/.exec(task.result.result_url as string);
-    expect(match).not.toBeNull();
-    const download = await fetch(`${server.url}/v1/artifacts/${match![1]}/${match![2]}`, {
-      headers: { authorization: basicAuth(key) },
-    });
-    expect(download.status).toBe(200);
-    const bytes = Buffer.from(await download.arrayBuffer());
-    const value = execFileSync(
-      "python3",
-      ["-c", "import sys, cloudpickle; print(cloudpickle.loads(sys.stdin.buffer.read()))"],
-      {
-        input: bytes,
-        encoding: "utf8",
-      },
-    ).trim();
-    expect(value).toBe("7");
     const other = await server.createKey("mallory", "other-team");
     const stolen = await fetch(`${server.url}/v1/artifacts/${match![1]}/${match![2]}`, {
       headers: { authorization: basicAuth(other) },

@@ -14,15 +14,18 @@
  */
 import type { Readable } from "node:stream";
 import {
+  newId,
   SYNC_RETRIES_DEFAULT,
   SYNC_TIMEOUT_DEFAULT_SECONDS,
   type SyncPredictRequest,
 } from "@launch/protocol";
+import type { ArtifactStore } from "../artifacts/port.js";
 import type { LaunchConfig } from "../config/schema.js";
 import type { SecretsBox } from "../domain/secrets-box.js";
 import type { Orchestrator } from "../orchestration/port.js";
 import type { EndpointRecord, Store } from "../store/port.js";
 import type { Caller } from "./endpoints.js";
+import { storePickledResult } from "./pickled-results.js";
 import {
   type CheckedPredictRequest,
   checkPredictRequest,
@@ -57,6 +60,8 @@ export interface SyncTaskServiceDeps {
   pools: WorkerPools;
   secrets: SecretsBox;
   config: Pick<LaunchConfig, "resultsAsString">;
+  /** Where `return_pickled` outputs are stored; without it such requests answer FAILURE. */
+  artifacts?: ArtifactStore;
   /** The post-inference hook seam (see `AfterSyncTask`): `sync-callbacks.ts` records callbacks there. */
   afterSyncTask?: AfterSyncTask | undefined;
 }
@@ -87,7 +92,8 @@ export class SyncTaskService {
     const request = this.#forward(endpoint, checked, body, signal);
     // Plain args may go straight to a runnable image's model server (see `worker-forward.ts`).
     if (checked.url === undefined && !checked.returnPickled) request.modelBody = JSON.stringify(checked.args);
-    const response = await forwardPredict(request);
+    let response = await forwardPredict(request);
+    if (checked.returnPickled) response = await this.#storePickled(endpoint, response);
     // Hooks get the model's own output (a callback body is the same whatever `results_as_string` says).
     this.#afterSyncTask(endpoint, caller, checked, response);
     return this.#deps.config.resultsAsString ? outputsAsStrings(response) : response;
@@ -123,6 +129,32 @@ export class SyncTaskService {
     };
     if (signal) request.signal = signal;
     return request;
+  }
+
+  /**
+   * The worker answers a pickled output as `{"result_pickle": <base64>}` (an internal shape); it is
+   * stored like an async task's and the client gets `{"result_url": …}`.
+   */
+  async #storePickled(endpoint: EndpointRecord, response: string): Promise<string> {
+    const parsed = JSON.parse(response) as {
+      status?: string;
+      result?: { result_pickle?: unknown };
+      status_code?: number;
+    };
+    const pickle = parsed.status === "SUCCESS" ? parsed.result?.result_pickle : undefined;
+    if (typeof pickle !== "string") return response;
+    const { artifacts } = this.#deps;
+    if (!artifacts) {
+      const error = "return_pickled is not available: this server has no artifact store for results.";
+      return JSON.stringify({ status: "FAILURE", result: null, traceback: error, status_code: null, error });
+    }
+    const resultUrl = await storePickledResult(artifacts, endpoint.owner, newId("task"), pickle);
+    return JSON.stringify({
+      status: "SUCCESS",
+      result: { result_url: resultUrl },
+      traceback: null,
+      status_code: parsed.status_code ?? 200,
+    });
   }
 
   #afterSyncTask(

@@ -75,6 +75,7 @@ export const taskRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app,
     pools,
     secrets: deps.secrets,
     config: deps.config,
+    artifacts: deps.artifacts,
     // Sync tasks of an endpoint with the `callback` hook send one too (`task_id: null`); streaming never.
     afterSyncTask: syncCallbackHook({
       outbox: deps.outbox,
