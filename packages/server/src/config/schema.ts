@@ -48,12 +48,19 @@ export const SETTINGS = {
     default: "keys" as "keys" | "open",
     doc: "`keys`: API keys stored hashed. `open`: any key is its own user and team (development only).",
   }),
+  store: s({
+    env: "LAUNCH_STORE",
+    kind: "enum",
+    values: ["sqlite", "postgres"] as const,
+    default: "sqlite" as "sqlite" | "postgres",
+    doc: "Where keys, bundles and endpoints live. `sqlite`: one file, one server. `postgres`: the PostgreSQL database at LAUNCH_DATABASE_URL, shared by several servers.",
+  }),
   databaseUrl: s({
     env: "LAUNCH_DATABASE_URL",
     kind: "string",
     default: "",
     secret: true,
-    doc: "Store location. Empty: SQLite at <dataDir>/launch.db. `sqlite:<path>` for another file.",
+    doc: "Store location. sqlite: empty for <dataDir>/launch.db, or `sqlite:<path>`. postgres (required): `postgres://user:password@host:5432/database`.",
   }),
   secretsKey: s({
     env: "LAUNCH_SECRETS_KEY",

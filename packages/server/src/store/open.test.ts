@@ -39,13 +39,47 @@ describe("storeLocation", () => {
     expect(at("file:///var/lib/a%20b.db")).toEqual({ kind: "sqlite", file: "/var/lib/a b.db" });
   });
 
-  it("refuses PostgreSQL for now, saying what to use instead", () => {
+  it("picks PostgreSQL when LAUNCH_STORE is postgres", () => {
+    for (const url of ["postgres://u:secret@db/launch", "postgresql://db:5433/launch?sslmode=require"]) {
+      expect(storeLocation({ store: "postgres", databaseUrl: url, dataDir })).toEqual({
+        kind: "postgres",
+        url,
+      });
+    }
+  });
+
+  it("refuses postgres without a URL, or with another kind of URL, naming LAUNCH_DATABASE_URL", () => {
+    const refused = (databaseUrl: string) => {
+      try {
+        storeLocation({ store: "postgres", databaseUrl, dataDir });
+      } catch (error) {
+        return { code: isLaunchError(error) ? error.code : undefined, message: (error as Error).message };
+      }
+      throw new Error(`expected ${databaseUrl} to be refused`);
+    };
+    expect(refused(" ")).toEqual({
+      code: "validation_failed",
+      message:
+        "LAUNCH_DATABASE_URL is empty but LAUNCH_STORE is postgres; set it to the database, e.g. postgres://user:password@host:5432/database",
+    });
+    const sqlite = refused("sqlite:/var/lib/launch.db");
+    expect(sqlite.code).toBe("validation_failed");
+    expect(sqlite.message).toBe(
+      'LAUNCH_DATABASE_URL: got a "sqlite:" URL; LAUNCH_STORE=postgres expects postgres:// or postgresql://, ' +
+        "e.g. postgres://user:password@host:5432/database",
+    );
+    expect(refused("mysql://root:hunter2@db/launch").message).not.toContain("hunter2");
+  });
+
+  it("refuses a PostgreSQL URL while LAUNCH_STORE is sqlite, saying which setting to change", () => {
     for (const url of ["postgres://u:secret@db/launch", "postgresql://db/launch"]) {
-      expect(failure(url)).toEqual({
+      const refused = failure(url);
+      expect(refused).toEqual({
         code: "validation_failed",
         message:
-          "LAUNCH_DATABASE_URL: PostgreSQL stores arrive with the scale-out work; use an empty value (embedded SQLite) for now",
+          "LAUNCH_DATABASE_URL is a PostgreSQL URL but LAUNCH_STORE is sqlite; set LAUNCH_STORE=postgres to use PostgreSQL",
       });
+      expect(refused.message).not.toContain("secret");
     }
   });
 
@@ -54,7 +88,7 @@ describe("storeLocation", () => {
     expect(unknown.code).toBe("validation_failed");
     expect(unknown.message).toBe(
       'LAUNCH_DATABASE_URL: got a "mysql:" URL; expected an empty value (embedded SQLite at <dataDir>/launch.db), ' +
-        "sqlite:<path> or file:<path> (a SQLite file)",
+        "sqlite:<path> or file:<path> (a SQLite file), or set LAUNCH_STORE=postgres for a PostgreSQL URL",
     );
     expect(unknown.message).not.toContain("hunter2");
     expect(failure("/var/lib/launch.db").message).toMatch(

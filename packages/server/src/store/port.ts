@@ -2,8 +2,8 @@
  * The store port: durable records of keys, bundles and endpoints, in domain terms. Services import this
  * file, never an adapter; the composition root (`compose.ts`) picks the adapter from configuration.
  *
- * Adapters: `store/sqlite/` (embedded default). The scale-out issue adds `store/postgres/`; both run the
- * behaviour suite in `store/store.suite.ts`.
+ * Adapters: `store/sqlite/` (embedded default) and `store/postgres/` (scale-out); both run the behaviour
+ * suite in `store/store.suite.ts`.
  *
  * All times are ISO 8601 strings in UTC with milliseconds (`2026-11-29T14:13:30.123Z`), which sort as text.
  */
@@ -81,7 +81,8 @@ export interface EndpointSpec {
   cpus: Quantity;
   gpus: number;
   memory: Quantity;
-  storage: Quantity;
+  /** Null when the create gave none (the Python client's default). */
+  storage: Quantity | null;
   gpuType: string | null;
   minWorkers: number;
   maxWorkers: number;

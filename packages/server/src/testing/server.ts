@@ -18,6 +18,7 @@ import type { TaskQueue } from "../queue/port.js";
 import { type RunningServer, startServer } from "../server.js";
 import { createKey } from "../services/keys.js";
 import type { KeyRole, Store } from "../store/port.js";
+import { createTestSchema, type TestSchema } from "../store/postgres/test-database.js";
 
 export interface TestServer {
   /** `http://127.0.0.1:<port>`. */
@@ -64,6 +65,11 @@ export interface StartTestServerOptions {
   overrides?: ConfigOverrides;
   /** Collect log lines into `logs` (at level `info` unless `overrides.logLevel` says otherwise). */
   captureLogs?: boolean;
+  /**
+   * `sqlite` (default): the embedded store in the data directory. `postgres`: a fresh schema in the test
+   * database (`store/postgres/test-database.ts`), dropped by `close()`; `restart()` keeps it.
+   */
+  store?: "sqlite" | "postgres";
 }
 
 /** `LAUNCH_TEST_LOG` is the one test-only switch (a log level, e.g. `debug`); it is read here only. */
@@ -79,6 +85,19 @@ function testLogLevel(): LaunchConfig["logLevel"] {
  */
 export async function startTestServer(options: StartTestServerOptions = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), "launch-test-"));
+  let schema: TestSchema | undefined;
+  const removeData = async (): Promise<void> => {
+    await rm(dataDir, { recursive: true, force: true });
+    await schema?.drop();
+  };
+  if (options.store === "postgres") {
+    try {
+      schema = await createTestSchema("launch_server");
+    } catch (error) {
+      await removeData();
+      throw error;
+    }
+  }
   const logs: string[] = [];
   const echo = process.env.LAUNCH_TEST_LOG !== undefined && process.env.LAUNCH_TEST_LOG !== "";
   const logDestination = options.captureLogs
@@ -100,6 +119,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
         // Control-plane tests use bundles that do not run; tests of real workers pass `orchestration: "local"`.
         orchestration: "none",
         ...options.overrides,
+        ...(schema ? { store: "postgres", databaseUrl: schema.url } : {}),
         dataDir,
         port,
       },
@@ -118,7 +138,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
   try {
     running = await start(makeConfig(options.overrides?.port ?? 0));
   } catch (error) {
-    await rm(dataDir, { recursive: true, force: true });
+    await removeData();
     throw error;
   }
   let closed = false;
@@ -173,7 +193,7 @@ export async function startTestServer(options: StartTestServerOptions = {}): Pro
       try {
         await running.close();
       } finally {
-        await rm(dataDir, { recursive: true, force: true });
+        await removeData();
       }
     },
   };

@@ -1,5 +1,5 @@
 /**
- * The store on SQL, through Kysely. Dialect-neutral: an adapter (SQLite now, PostgreSQL later) hands
+ * The store on SQL, through Kysely. Dialect-neutral: an adapter (SQLite, PostgreSQL) hands
  * in a `Kysely<Database>`, its migrations and its migration lock, and reuses every query here
  * unchanged. Queries stay portable: no engine-specific functions, JSON as TEXT parsed in `rows.ts`,
  * times as ISO text compared as text.

@@ -1,7 +1,7 @@
 /**
- * The Kysely table types of the SQL store, shared by every SQL dialect (SQLite now, PostgreSQL with the
- * scale-out work). Portable on purpose: JSON is stored as TEXT and parsed in code, times are ISO 8601
- * text (which sorts correctly as text), and there are no booleans at the top level of any table.
+ * The Kysely table types of the SQL store, shared by every SQL dialect (SQLite and PostgreSQL). Portable
+ * on purpose: JSON is stored as TEXT and parsed in code, times are ISO 8601 text (which sorts correctly as
+ * text), and there are no booleans at the top level of any table.
  *
  * The migrations in `store/<dialect>/migrations.ts` create exactly these columns.
  */
