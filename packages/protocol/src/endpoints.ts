@@ -46,7 +46,8 @@ export interface CreateEndpointRequest {
   cpus: Quantity;
   gpus: number;
   memory: Quantity;
-  storage: Quantity;
+  /** Optional: the Python client sends none unless told; the endpoint then shows `null`. */
+  storage?: Quantity | null;
   gpu_type?: string | null;
   min_workers: number;
   max_workers: number;
@@ -88,7 +89,8 @@ export interface ResourceState {
   gpus: number;
   memory: Quantity;
   gpu_type: string | null;
-  storage: Quantity;
+  /** `null` when the create gave none. */
+  storage: Quantity | null;
   nodes_per_worker: number;
 }
 

@@ -202,8 +202,7 @@ describe.skipIf(!built && !process.env.CI)("local orchestrator", () => {
     const taskId = await submitTask(server, key, id, { args: { delay: 1.5, value: "survives" } });
     // Wait until the task is running, then kill the worker that has it.
     for (;;) {
-      const res = await server.request("GET", `/v1/async-tasks/${taskId}`, { key });
-      if (res.body.status === "STARTED") break;
+      if ((await server.queue.get(taskId))?.status === "STARTED") break;
       await new Promise((r) => setTimeout(r, 20));
     }
     const pids = workerPids(id);

@@ -57,7 +57,7 @@ export async function buildGateway(
     bodyLimit: services.config.bodyLimitBytes,
     // `/v1/launch/v1/...` is the same as `/v1/...`.
     rewriteUrl: (req) => {
-      const url = req.url ?? "/";
+      const url = (req.url ?? "/").replace(/^\/{2,}/, "/");
       return url.startsWith(`${ALIAS_PREFIX}/`) ? url.slice(ALIAS_PREFIX.length) : url;
     },
     ajv: {
@@ -73,8 +73,10 @@ export async function buildGateway(
         verbose: true,
       },
     },
-    // Upload URLs carry a signed grant (~150 characters) as one path parameter.
-    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 2048 },
+    // Upload URLs carry a signed grant (~150 characters) as one path parameter. `//v1/...` is `/v1/...`:
+    // the Python client joins its `endpoint` and the path as strings, so an endpoint given with a
+    // trailing slash (`http://host:5001/`) would otherwise miss every route.
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 2048 },
   });
   const deps: GatewayDeps = { ...services, log: app.log };
 

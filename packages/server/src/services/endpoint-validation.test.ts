@@ -76,7 +76,6 @@ describe("checkCreateRequest", () => {
       "cpus",
       "gpus",
       "memory",
-      "storage",
       "min_workers",
       "max_workers",
       "per_worker",

@@ -269,7 +269,6 @@ const REQUIRED_ON_CREATE = [
   "cpus",
   "gpus",
   "memory",
-  "storage",
   "min_workers",
   "max_workers",
   "per_worker",
@@ -336,7 +335,8 @@ export function checkCreateRequest(input: CreateEndpointRequest | Body): Checked
       cpus: cpus!,
       gpus: gpus!,
       memory: memory!,
-      storage: storage!,
+      // Optional, as in the reference: the Python client sends none unless told.
+      storage: storage ?? null,
       minWorkers: minWorkers!,
       maxWorkers: maxWorkers!,
       perWorker: perWorker!,

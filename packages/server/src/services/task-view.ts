@@ -1,7 +1,8 @@
 /**
  * The `GET /v1/async-tasks/{task_id}` answer (`wire-protocol.md` §5), exactly:
- * - PENDING / STARTED: `result`, `traceback`, `status_code` all null (a failed attempt being retried
- *   shows as PENDING, without its error);
+ * - PENDING (queued, or STARTED: being run by a worker, which the wire shows as PENDING like the
+ *   reference): `result`, `traceback`, `status_code` all null (a failed attempt being retried shows as
+ *   PENDING, without its error);
  * - SUCCESS: `result` is `{"result": <output>}` (`{"result_url": "s3://…"}` for a `return_pickled` task),
  *   `traceback` null, `status_code` the model's status;
  * - FAILURE: `result` is the error message (a string), `traceback` its text or null, `status_code` as
@@ -29,7 +30,9 @@ export interface TaskViewOptions {
 export function taskView(record: TaskRecord, options: TaskViewOptions): TaskResponse {
   const view: TaskResponse = {
     task_id: record.id,
-    status: record.status,
+    // A task a worker is running reads PENDING, as on the reference server (its Celery apps do not
+    // track STARTED): the Python client's future raises on any status it does not know.
+    status: record.status === "STARTED" ? "PENDING" : record.status,
     result: null,
     traceback: null,
     status_code: null,

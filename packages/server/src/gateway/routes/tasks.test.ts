@@ -310,10 +310,11 @@ describe("GET /v1/async-tasks/{task_id}", () => {
       status_code: null,
     });
     await lease(endpointId);
+    // Running, it still reads PENDING on the wire (the Python client knows no STARTED).
     const started = await server.request("GET", `/v1/launch/v1/async-tasks/${taskId}`, { key: team.key });
     expect(started.body).toEqual({
       task_id: taskId,
-      status: "STARTED",
+      status: "PENDING",
       result: null,
       traceback: null,
       status_code: null,

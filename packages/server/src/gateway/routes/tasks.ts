@@ -114,7 +114,7 @@ export const taskRoutes: FastifyPluginAsync<{ deps: GatewayDeps }> = async (app,
         tags,
         summary: "Get an async task's status and result",
         description:
-          'PENDING/STARTED: result, traceback and status_code are null. SUCCESS: result is {"result": <output>}. FAILURE: result is the error message, with its traceback. UNDEFINED: the task expired in the queue. [ext] `?wait=<seconds>` answers as soon as the task finishes, or after that long.',
+          'PENDING (queued or running; STARTED is not shown, as on the reference): result, traceback and status_code are null. SUCCESS: result is {"result": <output>}. FAILURE: result is the error message, with its traceback. UNDEFINED: the task expired in the queue. [ext] `?wait=<seconds>` answers as soon as the task finishes, or after that long.',
         params: taskIdParamsSchema,
         querystring: getTaskQuerySchema,
         response: {
