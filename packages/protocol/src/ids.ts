@@ -8,6 +8,7 @@ export const ID_PREFIXES = {
   key: "key",
   upload: "upl",
   batchJob: "job",
+  worker: "wrk",
 } as const;
 
 export type IdKind = keyof typeof ID_PREFIXES;

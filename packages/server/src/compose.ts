@@ -2,20 +2,26 @@
  * The composition root: the one place that picks adapters from configuration and wires them into the
  * gateway. Services and routes only see ports (`Store`, `ArtifactStore`) through `GatewayDeps`.
  */
+import { randomBytes } from "node:crypto";
 import { mkdir } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { FastifyInstance, FastifyServerOptions } from "fastify";
 import { FilesystemArtifactStore } from "./artifacts/filesystem.js";
 import type { ArtifactStore } from "./artifacts/port.js";
 import { CallbackDispatcher } from "./callbacks/dispatcher.js";
 import type { CallbackOutbox } from "./callbacks/port.js";
+import { rolesOf } from "./config/roles.js";
 import type { LaunchConfig } from "./config/schema.js";
+import { type CoordinationConfig, openCoordination } from "./coordination/open.js";
 import { SecretsBox } from "./domain/secrets-box.js";
+import { ControllerLease } from "./execution/controller-lease.js";
 import { LocalOrchestrator } from "./execution/local-orchestrator.js";
 import { QueueSweeper } from "./execution/sweeper.js";
 import { buildGateway } from "./gateway/app.js";
 import type { GatewayDeps } from "./gateway/deps.js";
 import { MetricsRegistry } from "./metrics/registry.js";
+import { ExternalOrchestrator } from "./orchestration/external.js";
 import { ImmediateOrchestrator } from "./orchestration/immediate.js";
 import type { Orchestrator } from "./orchestration/port.js";
 import { EmbeddedTaskQueue } from "./queue/embedded/embedded-queue.js";
@@ -73,7 +79,12 @@ export async function compose(config: LaunchConfig, options: ComposeOptions = {}
     const secrets = SecretsBox.fromConfig({ secretsKey: config.secretsKey, dataDir });
     const store: Store = await openStore(config);
     closers.push(() => store.close());
-    const artifacts: ArtifactStore = new FilesystemArtifactStore(join(dataDir, "artifacts"));
+    const roles = rolesOf(config);
+    const coordination = await openCoordination(config as LaunchConfig & CoordinationConfig);
+    closers.push(() => coordination.close());
+    // Several gateways must share one artifacts directory (LAUNCH_ARTIFACTS_DIR on a shared volume).
+    const artifactsDir = config.artifactsDir ? resolve(config.artifactsDir) : join(dataDir, "artifacts");
+    const artifacts: ArtifactStore = new FilesystemArtifactStore(artifactsDir);
     await artifacts.ready();
     closers.push(() => artifacts.close());
     // What `GET /metrics` renders: task counters (counted at the queue port) and the dispatcher's.
@@ -95,34 +106,70 @@ export async function compose(config: LaunchConfig, options: ComposeOptions = {}
     await queue.ready();
     const now = options.now ?? (() => new Date());
     const callbackSecrets = new CallbackSecretService({ store, secrets, config, now });
-    // `local`: worker processes on this machine; `none`: no workers (control plane only).
+    // `local`: worker processes on this machine; `external`: workers on any host register themselves;
+    // `none`: no workers (control plane only).
     const local =
       config.orchestration === "local"
         ? new LocalOrchestrator({ config, store, queue, artifacts })
         : undefined;
-    const orchestrator: Orchestrator = local ?? new ImmediateOrchestrator({ store, now });
+    const orchestrator: Orchestrator =
+      local ??
+      (config.orchestration === "external"
+        ? new ExternalOrchestrator({ store, workers: coordination.workers, now })
+        : new ImmediateOrchestrator({ store, now }));
     closers.push(() => orchestrator.close());
     const { app, deps } = await buildGateway(
-      { config, store, artifacts, secrets, orchestrator, queue, outbox, callbackSecrets, metrics, now },
-      { logger: loggerOptions(config, options.logDestination) },
+      {
+        config,
+        store,
+        artifacts,
+        secrets,
+        orchestrator,
+        queue,
+        outbox,
+        callbackSecrets,
+        metrics,
+        workers: coordination.workers,
+        now,
+      },
+      { logger: loggerOptions(config, options.logDestination), routes: roles.has("gateway") ? "all" : "ops" },
     );
     // Closers run in reverse: on close the gateway stops taking requests first, then the workers drain
     // (their results still reach the queue), then the queue and the stores close.
     closers.push(() => app.close());
     local?.useLog(app.log.child({ component: "controller" }));
-    await orchestrator.ready();
-    // Housekeeping of the queue: expired leases, expired tasks, old results.
-    const sweeper = new QueueSweeper({ queue, log: app.log.child({ component: "queue-sweeper" }) });
-    sweeper.start();
-    closers.push(() => sweeper.stop());
-    dispatcher = CallbackDispatcher.fromConfig(config, {
-      outbox,
-      secrets,
-      signingKeys: callbackSecrets,
-      metrics,
-      log: app.log.child({ component: "dispatcher" }),
-    });
-    dispatcher.start();
+    if (roles.has("controller")) {
+      await orchestrator.ready();
+      // One controller acts at a time: the holder of the controller lease sweeps the queue (expired
+      // leases, expired tasks, old results); the others stand by.
+      const lease = new ControllerLease({
+        leases: coordination.leases,
+        holder: `${hostname()}:${process.pid}:${randomBytes(4).toString("hex")}`,
+        ttlMs: config.controllerLeaseSeconds * 1000,
+        log: app.log.child({ component: "controller" }),
+      });
+      await lease.start();
+      const sweeper = new QueueSweeper({
+        queue,
+        log: app.log.child({ component: "queue-sweeper" }),
+        active: () => lease.leading,
+      });
+      sweeper.start();
+      closers.push(async () => {
+        await sweeper.stop();
+        await lease.stop();
+      });
+    }
+    if (roles.has("dispatcher")) {
+      dispatcher = CallbackDispatcher.fromConfig(config, {
+        outbox,
+        secrets,
+        signingKeys: callbackSecrets,
+        metrics,
+        log: app.log.child({ component: "dispatcher" }),
+      });
+      dispatcher.start();
+    }
     return { app, deps, close: closeAll };
   } catch (error) {
     await closeAll().catch(() => {});

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { LaunchError, type ValidationIssue } from "@launch/protocol";
+import { roleIssues } from "./roles.js";
 import { type ConfigOverrides, type LaunchConfig, SETTINGS, type SettingKey } from "./schema.js";
 
 export interface LoadConfigOptions {
@@ -59,6 +60,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LaunchConfig {
   for (const [key, value] of Object.entries(options.overrides ?? {})) {
     if (value !== undefined) setValue(out, key as SettingKey, value, ["flag", key], issues);
   }
+  if (issues.length === 0) issues.push(...roleIssues(out as LaunchConfig));
   if (issues.length > 0) throw LaunchError.validation(issues);
   return Object.freeze(out) as LaunchConfig;
 }

@@ -112,9 +112,35 @@ export const SETTINGS = {
   orchestration: s({
     env: "LAUNCH_ORCHESTRATION",
     kind: "enum",
-    values: ["local", "none"] as const,
-    default: "local" as "local" | "none",
-    doc: "`local`: run worker processes on this machine. `none`: run no workers (endpoints become READY at once; control-plane only).",
+    values: ["local", "external", "none"] as const,
+    default: "local" as "local" | "external" | "none",
+    doc: "`local`: run worker processes on this machine. `external`: start none; `launch-worker --endpoint <id>` processes on any host register themselves. `none`: run no workers (endpoints become READY at once; control-plane only).",
+  }),
+  roles: s({
+    env: "LAUNCH_ROLES",
+    kind: "list",
+    default: ["all"] as string[],
+    doc: "What this process does: `gateway` (the API), `controller` (queue housekeeping and workers; one acts at a time), `dispatcher` (callbacks), or `all`. Comma-separated. Processes without `gateway` serve only /healthz and /metrics.",
+  }),
+  controllerLeaseSeconds: s({
+    env: "LAUNCH_CONTROLLER_LEASE_SECONDS",
+    kind: "int",
+    default: 10,
+    min: 1,
+    doc: "How long the acting controller's lease lasts without renewal; another controller takes over within about this long after it dies.",
+  }),
+  workerHeartbeatSeconds: s({
+    env: "LAUNCH_WORKER_HEARTBEAT_SECONDS",
+    kind: "int",
+    default: 2,
+    min: 1,
+    doc: "How often external workers heartbeat. One silent for 5 heartbeats is dropped (not counted, not sent sync requests).",
+  }),
+  artifactsDir: s({
+    env: "LAUNCH_ARTIFACTS_DIR",
+    kind: "string",
+    default: "",
+    doc: "Where uploaded artifacts and pickled results are kept. Empty: <dataDir>/artifacts. Several gateways must share one directory (a shared volume).",
   }),
   workerIdleSeconds: s({
     env: "LAUNCH_WORKER_IDLE_SECONDS",

@@ -16,6 +16,8 @@ export interface QueueSweeperOptions {
   log: SweeperLog;
   /** Time between the end of one sweep and the start of the next. Default 1,000 ms. */
   intervalMs?: number;
+  /** Whether this process sweeps now (the acting controller does; see `controller-lease.ts`). Default: always. */
+  active?: () => boolean;
 }
 
 /**
@@ -31,6 +33,7 @@ export class QueueSweeper {
   readonly #queue: Pick<TaskQueue, "sweep">;
   readonly #log: SweeperLog;
   readonly #intervalMs: number;
+  readonly #active: () => boolean;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   #started = false;
@@ -40,6 +43,7 @@ export class QueueSweeper {
     this.#queue = options.queue;
     this.#log = options.log;
     this.#intervalMs = options.intervalMs ?? 1_000;
+    this.#active = options.active ?? (() => true);
   }
 
   /** Starts sweeping (the first sweep comes after one interval). Calling it again does nothing. */
@@ -75,6 +79,7 @@ export class QueueSweeper {
   }
 
   async #sweep(): Promise<void> {
+    if (!this.#active()) return;
     try {
       const report: SweepReport = await this.#queue.sweep();
       if (report.requeued + report.failed + report.expired + report.purged > 0) {

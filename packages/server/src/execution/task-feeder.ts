@@ -1,9 +1,8 @@
-import type { TaskOutcome, WorkerTask } from "@launch/protocol";
+import type { TaskOutcome } from "@launch/protocol";
 import type { FastifyBaseLogger } from "fastify";
 import type { ArtifactStore } from "../artifacts/port.js";
-import type { LeasedTask, TaskQueue } from "../queue/port.js";
-import { storePickledResult } from "../services/pickled-results.js";
-import type { TaskPayload } from "../services/task-payload.js";
+import type { TaskQueue } from "../queue/port.js";
+import { recordOutcome, toWorkerTask } from "../services/worker-tasks.js";
 import type { LocalWorker } from "./local-worker.js";
 
 export interface TaskFeederOptions {
@@ -112,33 +111,10 @@ export class TaskFeeder {
 
   /** A worker's finished tasks: record each (the first completion of a lease wins). */
   results(worker: LocalWorker, items: { id: string; token: string; outcome: TaskOutcome }[]): void {
-    const { queue } = this.#options;
     for (const { id, token, outcome } of items) {
-      const write = !outcome.ok
-        ? queue.fail(
-            id,
-            token,
-            { message: outcome.error, traceback: outcome.traceback, statusCode: outcome.statusCode },
-            { retry: outcome.retry ?? false },
-          )
-        : outcome.pickled !== undefined
-          ? this.#completePickled(id, token, outcome.pickled, outcome.statusCode)
-          : queue.complete(id, token, { output: outcome.output, statusCode: outcome.statusCode });
+      const write = recordOutcome(this.#options, id, token, outcome);
       this.#track(write, `recording the result of task ${id} from worker ${worker.id}`);
     }
-  }
-
-  /** Stores a pickled output, then records the task with its location (a failed store fails the attempt). */
-  async #completePickled(id: string, token: string, pickled: string, statusCode: number): Promise<unknown> {
-    const { queue, artifacts, owner } = this.#options;
-    let resultUrl: string;
-    try {
-      resultUrl = await storePickledResult(artifacts, owner, id, pickled);
-    } catch (error) {
-      const message = `The pickled output could not be stored: ${(error as Error).message}`;
-      return queue.fail(id, token, { message, traceback: null, statusCode: null }, { retry: true });
-    }
-    return queue.complete(id, token, { output: null, statusCode, resultUrl });
   }
 
   /** Tasks a draining worker gave back unstarted or unfinished. */
@@ -185,18 +161,6 @@ export class TaskFeeder {
     clearInterval(this.#extender);
     await Promise.allSettled([...this.#pending]);
   }
-}
-
-function toWorkerTask(task: LeasedTask): WorkerTask {
-  const payload = (task.payload ?? {}) as TaskPayload;
-  return {
-    id: task.id,
-    token: task.leaseToken,
-    args: payload.args,
-    url: payload.url ?? null,
-    returnPickled: payload.returnPickled ?? false,
-    attempt: task.attempt,
-  };
 }
 
 function firstLine(text: string): string {

@@ -14,6 +14,7 @@ import { endpointRoutes } from "./routes/endpoints.js";
 import { healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { taskRoutes } from "./routes/tasks.js";
+import { workerRoutes } from "./routes/workers.js";
 
 /** A 422 that says where the JSON breaks (Fastify's own error does not). */
 function invalidJson(body: string): LaunchError {
@@ -39,6 +40,11 @@ export interface Gateway {
 export interface GatewayOptions {
   /** Fastify/pino logger options (see `loggerOptions` in `compose.ts`); `false` for none. */
   logger?: FastifyServerOptions["logger"];
+  /**
+   * `all` (default): the whole API. `ops`: only health and metrics, for processes without the gateway
+   * role (a dispatcher or a controller), so a load balancer and Prometheus can still watch them.
+   */
+  routes?: "all" | "ops";
 }
 
 /**
@@ -112,10 +118,10 @@ export async function buildGateway(
     );
   });
 
-  await registerDocs(app);
-
   await app.register(healthRoutes, { deps });
   await app.register(metricsRoutes, { deps });
+  if (options.routes === "ops") return { app, deps };
+  await registerDocs(app);
   await app.register(bundleRoutes, { deps });
   await app.register(artifactRoutes, { deps });
   await app.register(endpointRoutes, { deps });
@@ -123,5 +129,6 @@ export async function buildGateway(
   await app.register(taskRoutes, { deps });
   await app.register(callbackSecretRoutes, { deps });
   await app.register(callbackRoutes, { deps });
+  await app.register(workerRoutes, { deps });
   return { app, deps };
 }

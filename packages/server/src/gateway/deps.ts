@@ -2,6 +2,7 @@ import type { FastifyBaseLogger } from "fastify";
 import type { ArtifactStore } from "../artifacts/port.js";
 import type { CallbackOutbox } from "../callbacks/port.js";
 import type { LaunchConfig } from "../config/schema.js";
+import type { WorkerRegistry } from "../coordination/port.js";
 import type { SecretsBox } from "../domain/secrets-box.js";
 import type { MetricsRegistry } from "../metrics/registry.js";
 import type { Orchestrator } from "../orchestration/port.js";
@@ -25,6 +26,8 @@ export interface GatewayDeps {
   callbackSecrets: CallbackSecretService;
   /** What `GET /metrics` renders (the dispatcher's and the task counters). */
   metrics: MetricsRegistry;
+  /** External workers that registered (`LAUNCH_ORCHESTRATION=external`); shared by every gateway. */
+  workers: WorkerRegistry;
   /** The current time; tests may replace it. */
   now: () => Date;
   /** The gateway's logger (pino); routes prefer `request.log`, which carries the request id. */

@@ -53,7 +53,7 @@ export class ImmediateOrchestrator implements Orchestrator {
     return { available: 0, unavailable: 0 };
   }
 
-  async acquireWorker(endpointId: string): Promise<WorkerLoan> {
+  async acquireWorker(endpointId: string, _timeoutMs?: number, _signal?: AbortSignal): Promise<WorkerLoan> {
     throw new LaunchError(
       "unavailable",
       `Model endpoint ${endpointId} has no workers: this server runs none (LAUNCH_ORCHESTRATION=none).`,

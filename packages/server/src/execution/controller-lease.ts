@@ -1,0 +1,73 @@
+/**
+ * Only one controller acts at a time (`docs/operations.md`): every process with the controller role
+ * tries to hold the `controller` lease of the coordination port, renewing it every third of its TTL.
+ * The holder sweeps the queue; the others stand by and take over once the lease runs out (within
+ * `LAUNCH_CONTROLLER_LEASE_SECONDS` of the holder dying), or at once when it stops cleanly.
+ */
+import type { LeaderLease } from "../coordination/port.js";
+
+export const CONTROLLER_LEASE = "controller";
+
+export interface ControllerLeaseLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+export interface ControllerLeaseOptions {
+  leases: LeaderLease;
+  /** This process's name in the lease (host and pid, plus a random part). */
+  holder: string;
+  ttlMs: number;
+  log: ControllerLeaseLog;
+}
+
+export class ControllerLease {
+  readonly #options: ControllerLeaseOptions;
+  #leading = false;
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(options: ControllerLeaseOptions) {
+    this.#options = options;
+  }
+
+  /** Whether this process is the acting controller. */
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /** Tries at once, then every third of the TTL. */
+  async start(): Promise<void> {
+    await this.#renew();
+    const every = Math.max(100, Math.floor(this.#options.ttlMs / 3));
+    this.#timer = setInterval(() => void this.#renew(), every);
+    this.#timer.unref();
+  }
+
+  /** Stops renewing and gives the lease up, so a standby controller takes over at once. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+    if (this.#leading) {
+      this.#leading = false;
+      await this.#options.leases.release(CONTROLLER_LEASE, this.#options.holder).catch(() => undefined);
+    }
+  }
+
+  async #renew(): Promise<void> {
+    if (this.#stopped) return;
+    const { leases, holder, ttlMs, log } = this.#options;
+    let held: boolean;
+    try {
+      held = await leases.acquire(CONTROLLER_LEASE, holder, ttlMs);
+    } catch (error) {
+      // Unsure whether the lease is still ours: stop acting rather than risk two controllers.
+      held = false;
+      log.warn({ err: error }, "could not renew the controller lease; standing by");
+    }
+    if (this.#stopped) return;
+    if (held && !this.#leading) log.info({ holder }, "this process is now the acting controller");
+    if (!held && this.#leading) log.warn({ holder }, "lost the controller lease; standing by");
+    this.#leading = held;
+  }
+}
