@@ -10,6 +10,7 @@ interface ServeFlags {
   dataDir?: string;
   auth?: "keys" | "open";
   config?: string;
+  roles?: string;
 }
 
 /**
@@ -34,6 +35,10 @@ export function registerServe(program: Command, io: CliIo): void {
       ),
     )
     .option("--config <file>", "JSON configuration file (default: $LAUNCH_CONFIG_FILE)")
+    .option(
+      "--roles <roles>",
+      "comma-separated: gateway, controller, dispatcher, or all (default: $LAUNCH_ROLES or all)",
+    )
     .action(async (flags: ServeFlags) => serve(flags, io));
 }
 
@@ -42,7 +47,13 @@ async function serve(flags: ServeFlags, io: CliIo): Promise<void> {
   const config = loadConfig({
     env: io.env,
     ...(flags.config === undefined ? {} : { file: flags.config }),
-    overrides: { host: flags.host, port: flags.port, dataDir: flags.dataDir, auth: flags.auth },
+    overrides: {
+      host: flags.host,
+      port: flags.port,
+      dataDir: flags.dataDir,
+      auth: flags.auth,
+      roles: flags.roles?.split(",").map((role) => role.trim()),
+    },
   });
   const server = await startServer(config, {
     onAdminKey: (key) => printAdminKey(io, key),
@@ -50,7 +61,7 @@ async function serve(flags: ServeFlags, io: CliIo): Promise<void> {
   });
   writeLine(
     io.stdout,
-    `Launch is listening on ${server.url} (auth: ${config.auth}, data: ${config.dataDir})`,
+    `Launch is listening on ${server.url} (auth: ${config.auth}, data: ${config.dataDir}, roles: ${config.roles.join(",")})`,
   );
   await stopRequested(io.signal);
   writeLine(io.stdout, "Stopping: finishing requests in flight...");
