@@ -96,7 +96,8 @@ describe.skipIf(!built && !process.env.CI)("a server killed with SIGKILL", () =>
     const taskIds = await Promise.all(
       Array.from({ length: 20 }, (_, i) => submitTask(api, key, id, { args: { delay: 0.2, n: i } })),
     );
-    // Let a couple of tasks start, then kill the server outright.
+    // Let the first task finish (the wire shows running tasks as PENDING), so that others are running
+    // or queued, then kill the server outright.
     for (;;) {
       const res = await api.request("GET", `/v1/async-tasks/${taskIds[0]}`, { key });
       if (res.body.status !== "PENDING") break;
