@@ -53,6 +53,8 @@ export interface WorkerInit {
   concurrency: number;
   /** Port for sync and streaming requests; 0 picks a free one. */
   httpPort: number;
+  /** Interface the sync port listens on (e.g. "0.0.0.0" for an external worker). Default "127.0.0.1". */
+  httpHost?: string;
   /** Extra seconds beyond the bundle's readiness delay before a runnable image counts as failed. */
   readinessMarginSeconds: number;
   /** How long in-flight work may take to finish after `drain` or SIGTERM. */

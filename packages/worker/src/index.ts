@@ -1,6 +1,8 @@
 export * from "./bundle-cache.js";
 export * from "./fixtures.js";
+export { runExternalWorker } from "./process/external-worker.js";
 export { type ForkWorkerOptions, forkWorker, WORKER_ENV_KEYS, workerBinPath } from "./process/fork.js";
+export { HttpChannel } from "./process/http-channel.js";
 export { checkInit } from "./process/init.js";
 export {
   type ControllerChannel,

@@ -130,7 +130,13 @@ export class ExternalWorkerService {
     const { queue } = this.#deps;
     const deadline = Date.now() + Math.min(waitSeconds, LEASE_WAIT_MAX_SECONDS) * 1000;
     for (;;) {
+      if (signal?.aborted) return { tasks: [] };
       const leased = await queue.lease({ queue: worker.endpointId, workerId, max, leaseMs: this.#leaseMs });
+      if (leased.length > 0 && signal?.aborted) {
+        // The worker went away while waiting: give the tasks back rather than let them wait for expiry.
+        for (const task of leased) await queue.release(task.id, task.leaseToken);
+        return { tasks: [] };
+      }
       if (leased.length > 0) return { tasks: leased.map(toWorkerTask) };
       const left = deadline - Date.now();
       if (left <= 0 || signal?.aborted) return { tasks: [] };

@@ -1,5 +1,15 @@
 /** Checks the controller's `init` message before the worker acts on it. */
+import { isIP } from "node:net";
 import type { WorkerInit } from "@launch/protocol";
+
+/** A host name (letters, digits, dots, dashes) or an IPv4/IPv6 address, as `listen()` takes it. */
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+/** Whether `host` is something the sync server can listen on: an IP address or a host name. */
+export function isListenHost(host: unknown): host is string {
+  return typeof host === "string" && (isIP(host) !== 0 || HOST_NAME.test(host));
+}
 
 /**
  * The problems of an `init` message, each naming the field and what was expected; empty when it is fine.
@@ -31,6 +41,13 @@ export function checkInit(init: WorkerInit): string[] {
   if (init.artifactPath) need("cacheDir", isText(init.cacheDir), "a directory path when artifactPath is set");
   need("concurrency", isInt(init.concurrency, 1), "an integer of at least 1");
   need("httpPort", isInt(init.httpPort, 0, 65_535), "a port number from 0 (any free port) to 65535");
+  if (init.httpHost !== undefined) {
+    need(
+      "httpHost",
+      isListenHost(init.httpHost),
+      "an IP address or host name to listen on (default 127.0.0.1)",
+    );
+  }
   need("readinessMarginSeconds", isNumber(init.readinessMarginSeconds, 0), "a number of seconds ≥ 0");
   need("drainGraceMs", isNumber(init.drainGraceMs, 0), "a number of milliseconds ≥ 0");
   need("heartbeatMs", isInt(init.heartbeatMs, 1), "a whole number of milliseconds ≥ 1");

@@ -221,14 +221,15 @@ class Worker {
     }
     if (this.stopRequested) return this.stopBeforeReady();
     if (this.phase !== "starting") return; // the model died meanwhile: crashed() took over
-    const server = new SyncServer({ runtime, log: this.log });
+    const host = init.httpHost ?? "127.0.0.1";
+    const server = new SyncServer({ runtime, log: this.log, host });
     this.server = server;
     let port: number;
     try {
       port = await server.listen(init.httpPort);
     } catch (error) {
       return this.startFailed(
-        `The worker could not listen on 127.0.0.1:${init.httpPort}: ${(error as Error).message}`,
+        `The worker could not listen on ${hostPort(host, init.httpPort)}: ${(error as Error).message}`,
       );
     }
     if (this.stopRequested) return this.stopBeforeReady();
@@ -239,7 +240,7 @@ class Worker {
     this.runner = new TaskRunner({ runtime, concurrency: init.concurrency, send: this.send, log: this.log });
     this.phase = "serving";
     this.log.info(
-      `ready on http://127.0.0.1:${port} in ${Math.round(performance.now() - began)} ms (${runtime.kind} runtime${runtime.pid === undefined ? "" : `, model pid ${runtime.pid}`})`,
+      `ready on http://${hostPort(host, port)} in ${Math.round(performance.now() - began)} ms (${runtime.kind} runtime${runtime.pid === undefined ? "" : `, model pid ${runtime.pid}`})`,
     );
     this.send({
       t: "ready",
@@ -387,6 +388,11 @@ function describeStartError(error: unknown): string {
   }
   if (error instanceof Error) return error.message;
   return String(error);
+}
+
+/** `host:port`, with an IPv6 address in brackets. */
+function hostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 function formatMs(ms: number): string {
