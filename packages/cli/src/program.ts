@@ -6,6 +6,7 @@ import { registerCallbacks } from "./commands/callbacks.js";
 import { registerEndpoints } from "./commands/endpoints.js";
 import { registerKeys } from "./commands/keys.js";
 import { registerServe } from "./commands/serve.js";
+import { registerStore } from "./commands/store.js";
 import { registerTasks } from "./commands/tasks.js";
 import type { CliIo } from "./io.js";
 
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIo): Command {
     .showSuggestionAfterError(true);
   registerServe(program, io);
   registerKeys(program, io);
+  registerStore(program, io);
   registerBundles(program, io);
   registerEndpoints(program, io);
   registerTasks(program, io);

@@ -13,8 +13,21 @@ export type { Principal } from "./gateway/principal.js";
 export { type RunningServer, type StartServerOptions, startServer } from "./server.js";
 export { type CreatedKey, createKey, type KeySummary, listKeys, revokeKey } from "./services/keys.js";
 export { type ResolvedArtifact, readLocation, resolveLocation } from "./services/uploads.js";
+export {
+  type CopiedKind,
+  type CopiedRecord,
+  type CopyOutcome,
+  copyStore,
+  copyStoreBetween,
+  type KindCounts,
+  type StoreCopyReport,
+  type StoreCopyResult,
+  storeLabel,
+  storeSettingsFromUrl,
+} from "./store/copy.js";
 export { openStore } from "./store/open.js";
 export type { BundleRecord, EndpointRecord, KeyRecord, KeyRole, Store } from "./store/port.js";
+export { createTestSchema, probeTestDatabase, type TestSchema } from "./store/postgres/test-database.js";
 export {
   basicAuth,
   type StartTestServerOptions,

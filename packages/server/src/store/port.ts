@@ -164,6 +164,8 @@ export interface Store {
   latestBundle(owner: string, name: string): Promise<BundleRecord | undefined>;
   /** The owner's bundles, filtered by exact name when given; `newest` first unless `orderBy: "oldest"`. */
   listBundles(query: BundleListQuery): Promise<BundleRecord[]>;
+  /** Every bundle of every owner, oldest first (for copying a store: `store/copy.ts`). */
+  listAllBundles(): Promise<BundleRecord[]>;
 
   /** Inserts; throws `already_exists` LaunchError when the owner has an endpoint of that name. */
   insertEndpoint(endpoint: EndpointRecord): Promise<void>;

@@ -175,6 +175,20 @@ export function describeStore(name: string, open: () => Promise<StoreHarness>): 
         );
         expect(await store.listBundles({ owner: "nobody" })).toEqual([]);
       });
+
+      it("lists every bundle of every owner, oldest first, v1 and v2 alike", async () => {
+        expect(await store.listAllBundles()).toEqual([]);
+        const x = bundle({ owner: "ml", createdAt: at(2) });
+        const y = bundle({
+          owner: "other-team",
+          createdAt: at(1),
+          apiVersion: 1,
+          v1: { location: "s3://m" },
+        });
+        const z = bundle({ owner: "third", createdAt: at(3) });
+        for (const b of [x, y, z]) await store.insertBundle(b);
+        expect(await store.listAllBundles()).toStrictEqual([y, x, z]);
+      });
     });
 
     describe("endpoints", () => {

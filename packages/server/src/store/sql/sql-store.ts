@@ -199,6 +199,17 @@ export class SqlStore implements Store {
     return rows.map(bundleFromRow);
   }
 
+  /** Every bundle of every owner, oldest first. */
+  async listAllBundles(): Promise<BundleRecord[]> {
+    const rows = await this.db
+      .selectFrom("bundles")
+      .selectAll()
+      .orderBy("created_at")
+      .orderBy("id")
+      .execute();
+    return rows.map(bundleFromRow);
+  }
+
   async insertEndpoint(endpoint: EndpointRecord): Promise<void> {
     const row = endpointToRow(endpoint);
     const write = ++this.#endpointWrites;
