@@ -41,6 +41,30 @@ export const HARNESS_PATH = fileURLToPath(new URL("../../python/launch_harness.p
 
 const HARNESS_NOTE = "launch-harness: ";
 
+/** pip's own settings and the proxies, passed on so that requirements install from the host's index. */
+const PIP_ENV_KEYS = [
+  "PIP_INDEX_URL",
+  "PIP_EXTRA_INDEX_URL",
+  "PIP_TRUSTED_HOST",
+  "PIP_CERT",
+  "PIP_CONFIG_FILE",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+] as const;
+
+function pipEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const key of PIP_ENV_KEYS) {
+    const value = process.env[key];
+    if (value) env[key] = value;
+  }
+  return env;
+}
+
 /** Runs a Python bundle in the harness. */
 export class PythonRuntime implements Runtime {
   readonly kind = "python" as const;
@@ -66,7 +90,7 @@ export class PythonRuntime implements Runtime {
       protocol: "http",
       predict_route: "/predict",
       healthcheck_route: "/readyz",
-      env: { LAUNCH_HARNESS_SPEC: JSON.stringify(spec), PYTHONDONTWRITEBYTECODE: "1" },
+      env: { ...pipEnv(), LAUNCH_HARNESS_SPEC: JSON.stringify(spec), PYTHONDONTWRITEBYTECODE: "1" },
       readiness_initial_delay_seconds: (options.loadSeconds ?? 600) + spec.install_timeout_seconds,
       extra_routes: [],
       routes: [],
