@@ -13,7 +13,7 @@ import { CallbackDispatcher } from "./callbacks/dispatcher.js";
 import type { CallbackOutbox } from "./callbacks/port.js";
 import { rolesOf } from "./config/roles.js";
 import type { LaunchConfig } from "./config/schema.js";
-import { type CoordinationConfig, openCoordination } from "./coordination/open.js";
+import { openCoordination } from "./coordination/open.js";
 import { SecretsBox } from "./domain/secrets-box.js";
 import { ControllerLease } from "./execution/controller-lease.js";
 import { LocalOrchestrator } from "./execution/local-orchestrator.js";
@@ -24,7 +24,7 @@ import { MetricsRegistry } from "./metrics/registry.js";
 import { ExternalOrchestrator } from "./orchestration/external.js";
 import { ImmediateOrchestrator } from "./orchestration/immediate.js";
 import type { Orchestrator } from "./orchestration/port.js";
-import { EmbeddedTaskQueue } from "./queue/embedded/embedded-queue.js";
+import { openTaskQueue } from "./queue/open.js";
 import type { TaskQueue } from "./queue/port.js";
 import { CallbackSecretService } from "./services/callback-secrets.js";
 import { withTaskMetrics } from "./services/task-metrics.js";
@@ -55,7 +55,7 @@ export interface Composition {
 
 /**
  * Builds the server from configuration: creates the data directory, opens the store, the artifact
- * store (`<dataDir>/artifacts`), the task queue (`<dataDir>/queue.db`, swept about once a second; it is
+ * store (`<dataDir>/artifacts`), the task queue (`<dataDir>/queue.db`, or Redis with LAUNCH_QUEUE=redis; swept about once a second; it is
  * also the callback outbox), the secrets box and the logger, builds the gateway, and starts the callback
  * dispatcher (on a single node the same process sends callbacks). On failure it closes whatever it had
  * opened, so nothing is left half-open.
@@ -80,7 +80,7 @@ export async function compose(config: LaunchConfig, options: ComposeOptions = {}
     const store: Store = await openStore(config);
     closers.push(() => store.close());
     const roles = rolesOf(config);
-    const coordination = await openCoordination(config as LaunchConfig & CoordinationConfig);
+    const coordination = await openCoordination(config);
     closers.push(() => coordination.close());
     // Several gateways must share one artifacts directory (LAUNCH_ARTIFACTS_DIR on a shared volume).
     const artifactsDir = config.artifactsDir ? resolve(config.artifactsDir) : join(dataDir, "artifacts");
@@ -89,13 +89,11 @@ export async function compose(config: LaunchConfig, options: ComposeOptions = {}
     closers.push(() => artifacts.close());
     // What `GET /metrics` renders: task counters (counted at the queue port) and the dispatcher's.
     const metrics = new MetricsRegistry();
-    const embedded = new EmbeddedTaskQueue({
-      file: join(dataDir, "queue.db"),
-      resultRetentionMs: config.resultRetentionSeconds * 1000,
-    });
-    const queue: TaskQueue = withTaskMetrics(embedded, metrics);
-    // The embedded queue is its own callback outbox: a task's delivery commits with its result.
-    const outbox: CallbackOutbox = embedded;
+    // LAUNCH_QUEUE: embedded (<dataDir>/queue.db) or redis (LAUNCH_REDIS_URL).
+    const backend = await openTaskQueue(config, { dataDir });
+    const queue: TaskQueue = withTaskMetrics(backend, metrics);
+    // The queue is its own callback outbox: a task's delivery is written with its result.
+    const outbox: CallbackOutbox = backend;
     closers.push(() => queue.close());
     // Stopped after the gateway and the workers (their last results may still call back), before the
     // queue closes.

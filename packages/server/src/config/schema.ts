@@ -62,6 +62,26 @@ export const SETTINGS = {
     secret: true,
     doc: "Store location. sqlite: empty for <dataDir>/launch.db, or `sqlite:<path>`. postgres (required): `postgres://user:password@host:5432/database`.",
   }),
+  queue: s({
+    env: "LAUNCH_QUEUE",
+    kind: "enum",
+    values: ["embedded", "redis"] as const,
+    default: "embedded" as "embedded" | "redis",
+    doc: "Where async tasks and callback deliveries wait. `embedded`: SQLite at <dataDir>/queue.db, one server. `redis`: the Redis at LAUNCH_REDIS_URL, shared by several servers (run Redis with AOF).",
+  }),
+  redisUrl: s({
+    env: "LAUNCH_REDIS_URL",
+    kind: "string",
+    default: "",
+    secret: true,
+    doc: "The Redis of LAUNCH_QUEUE=redis (required then): `redis://[:password@]host:6379[/db]`, or `rediss://` for TLS.",
+  }),
+  redisPrefix: s({
+    env: "LAUNCH_REDIS_PREFIX",
+    kind: "string",
+    default: "launch",
+    doc: "Prefix of every Redis key and channel of LAUNCH_QUEUE=redis. Servers sharing a queue use the same one; deployments sharing a Redis use different ones.",
+  }),
   secretsKey: s({
     env: "LAUNCH_SECRETS_KEY",
     kind: "string",
