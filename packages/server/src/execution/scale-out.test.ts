@@ -6,7 +6,7 @@
  * gateway, then the worker, in the middle loses nothing: every task completes once with its own result
  * and every callback arrives.
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -34,6 +34,31 @@ const built = existsSync(serverBin) && existsSync(workerBin);
 if (!built) console.warn("scale-out test skipped: run `npm run build` first (npm test does)");
 
 const KEY = "scale-out-key";
+
+/**
+ * SIGKILLs a process and its direct children (a runnable image's model program runs in its own process
+ * group), as systemd or Kubernetes do when they kill a worker's cgroup or container.
+ */
+function killWithChildren(child: ChildProcess): void {
+  if (child.pid === undefined || child.exitCode !== null) return;
+  let children: number[] = [];
+  try {
+    children = execFileSync("ps", ["-o", "pid=", "--ppid", String(child.pid)], { encoding: "utf8" })
+      .split("\n")
+      .map((line) => Number(line.trim()))
+      .filter((pid) => pid > 0);
+  } catch {
+    // No children.
+  }
+  child.kill("SIGKILL");
+  for (const pid of children) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -92,7 +117,7 @@ describe.skipIf(!services)("scaled out on PostgreSQL and Redis", () => {
   }, 30_000);
 
   afterAll(async () => {
-    for (const child of children) child.kill("SIGKILL");
+    for (const child of children) killWithChildren(child);
     await receiver?.close();
     await schema?.drop();
     if (root) await rm(root, { recursive: true, force: true });
@@ -169,7 +194,7 @@ describe.skipIf(!services)("scaled out on PostgreSQL and Redis", () => {
 
     // The worker dies in the middle of tasks; a new one (still told of both gateways) takes them over.
     await new Promise((r) => setTimeout(r, 300));
-    worker.kill("SIGKILL");
+    killWithChildren(worker);
     for (let n = 20; n < 25; n++) await submit(b, n);
     worker = startWorker(endpointId, [gatewayA.url, gatewayB.url]);
 
