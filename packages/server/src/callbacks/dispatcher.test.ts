@@ -404,22 +404,33 @@ describe.each(adapters)("CallbackDispatcher on the %s outbox", (_name, open) => 
     expect(r.received).toHaveLength(0);
   });
 
-  it("stop() aborts a hanging attempt after the grace without recording it; it is sent again later", async () => {
+  it("stop() aborts a hanging attempt after the grace without recording it, and gives back every claim it holds", async () => {
     const r = await receiver(() => {});
-    const first = start({ stopGraceMs: 50, timeoutMs: 500, claimMs: 2_000 });
-    const d = await add(r.url());
+    // One slot: one delivery hangs in flight, two wait for the slot. Claims last an hour, so only a
+    // claim given back lets the next dispatcher send them now.
+    const first = start({ stopGraceMs: 50, timeoutMs: 5_000, claimMs: 3_600_000, perOriginConcurrency: 1 });
+    const hanging = await add(r.url());
     await until("the attempt is in flight", () => r.received.length === 1);
+    const waiting = [await add(r.url()), await add(r.url())];
+    await until("the others are held", () => first.held === 3);
     expect(first.inFlight).toBe(1);
     await first.stop();
     expect(first.inFlight).toBe(0);
-    expect(await get(d.id)).toMatchObject({ status: "pending", attempts: 0 });
-    expect(await attemptsOf(d.id)).toEqual([]);
+    expect(first.held).toBe(0);
+    for (const d of [hanging, ...waiting]) {
+      expect(await get(d.id)).toMatchObject({ status: "pending", attempts: 0 });
+      expect(await attemptsOf(d.id)).toEqual([]);
+    }
 
-    // The receiver recovers; once the dead claim runs out, another dispatcher sends the same delivery.
+    // The receiver recovers; the next dispatcher sends all three at once, the aborted one a second time.
     r.handler = (_req, res) => res.writeHead(200).end();
-    start({ timeoutMs: 500, claimMs: 2_000 });
-    expect(await settled(d.id)).toMatchObject({ status: "delivered", attempts: 1 });
-    expect(r.received.map((x) => x.headers["webhook-id"])).toEqual([d.id, d.id]);
+    start({ timeoutMs: 5_000, claimMs: 3_600_000 });
+    for (const d of [hanging, ...waiting]) {
+      expect(await settled(d.id)).toMatchObject({ status: "delivered", attempts: 1 });
+    }
+    expect(r.received.map((x) => x.headers["webhook-id"]).sort()).toEqual(
+      [hanging.id, hanging.id, ...waiting.map((d) => d.id)].sort(),
+    );
   });
 });
 

@@ -21,8 +21,10 @@
  * - When nothing is due it waits on `outbox.waitForDue`: a new delivery goes out at once, a retry when it
  *   comes due, without polling.
  * - `stop()` stops claiming, lets attempts in flight finish for `stopGraceMs`, then aborts the rest
- *   without recording them: their claims expire and they are sent again (at-least-once; receivers drop
- *   duplicates by `webhook-id`).
+ *   without recording them, and gives back the claims of every delivery it did not send (`releaseClaim`):
+ *   they go out again at once, from the next dispatcher (at-least-once; an aborted attempt may have
+ *   reached its receiver, which drops the duplicate by `webhook-id`). A dispatcher that dies instead
+ *   leaves its claims to run out (`claimMs`).
  */
 import type { LaunchConfig } from "../config/schema.js";
 import type { SecretsBox } from "../domain/secrets-box.js";
@@ -140,13 +142,17 @@ export class CallbackDispatcher {
   /** Deliveries waiting for a slot, by origin (insertion order = round-robin order). */
   readonly #waiting = new Map<string, Held[]>();
   readonly #origins = new Map<string, OriginState>();
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Attempts in flight. */
+  #running = 0;
+  /** Called when the last attempt in flight ends (set only while `stop()` waits for them). */
+  #allEnded: (() => void) | undefined;
   /** Aborts every attempt still in flight once `stop()`'s grace is over (one signal for all of them). */
   readonly #abortInFlight = new AbortController();
   #held = 0;
   #started = false;
   #stopping = false;
   #loop: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
   readonly #stopController = new AbortController();
   #wakeLoop: (() => void) | undefined;
 
@@ -173,6 +179,7 @@ export class CallbackDispatcher {
       policy: new NetworkPolicy({ allowPrivateNetworks: options.allowPrivateNetworks ?? true }),
       ...(options.extraCa ? { extraCa: options.extraCa } : {}),
       connectTimeoutMs: this.#timeoutMs,
+      connectionsPerOrigin: this.#perOrigin,
     });
     this.#sender = new CallbackSender({
       agents: this.#agents,
@@ -208,7 +215,7 @@ export class CallbackDispatcher {
 
   /** Attempts in flight right now. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#running;
   }
 
   /** Deliveries held right now: in flight, and claimed but waiting for a slot. */
@@ -218,31 +225,68 @@ export class CallbackDispatcher {
 
   /**
    * Stops claiming, gives attempts in flight `stopGraceMs` to finish (and be recorded), aborts the rest,
-   * and closes the connection pools. Safe to call more than once.
+   * gives back the claims of every delivery it did not send (waiting for a slot, or aborted) so they go
+   * out again at once, and closes the connection pools. Safe to call more than once.
    */
-  async stop(): Promise<void> {
-    if (this.#stopping) {
-      await this.#loop;
-      return;
-    }
+  stop(): Promise<void> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<void> {
     this.#stopping = true;
     this.#stopController.abort();
     this.#wakeLoop?.();
     await this.#loop;
-    // Deliveries still waiting for a slot are simply let go: their claims expire and they are claimed again.
-    for (const queue of this.#waiting.values()) this.#held -= queue.length;
+    // Deliveries still waiting for a slot were never tried: their claims go back.
+    const untried: ClaimedDelivery[] = [];
+    for (const queue of this.#waiting.values()) for (const held of queue) untried.push(held.delivery);
+    this.#held -= untried.length;
     this.#waiting.clear();
-    if (this.#inFlight.size > 0) {
+    const releasing = this.#release(untried);
+    if (this.#running > 0) {
       let timer: NodeJS.Timeout | undefined;
       const grace = new Promise<void>((resolve) => {
         timer = setTimeout(resolve, this.#stopGraceMs);
       });
-      await Promise.race([Promise.allSettled(this.#inFlight), grace]);
+      await Promise.race([this.#whenAllEnded(), grace]);
       clearTimeout(timer);
+      // An aborted attempt is not recorded; its claim goes back too (`#attempt`).
       this.#abortInFlight.abort(new Error("the dispatcher is stopping"));
-      await Promise.allSettled(this.#inFlight);
+      await this.#whenAllEnded();
     }
+    await releasing;
     await this.#agents.close();
+  }
+
+  /** Resolves once no attempt is in flight. */
+  #whenAllEnded(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const before = this.#allEnded;
+      this.#allEnded = () => {
+        before?.();
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Gives claims back (deliveries this dispatcher will not send). A failure only delays them: the claims
+   * run out.
+   */
+  async #release(deliveries: readonly ClaimedDelivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    const results = await Promise.allSettled(
+      deliveries.map((delivery) => this.#outbox.releaseClaim(delivery.id, delivery.claimToken)),
+    );
+    const failed = results.find((result) => result.status === "rejected");
+    if (failed) {
+      this.#log.warn(
+        { err: failed.reason, deliveries: deliveries.length },
+        "giving back callback claims failed; those deliveries go out again once their claims run out",
+      );
+    }
   }
 
   async #run(): Promise<void> {
@@ -265,8 +309,11 @@ export class CallbackDispatcher {
         await sleep(1_000, signal);
         continue;
       }
-      // Claimed just as stop() began: let the claims expire rather than start new attempts.
-      if (this.#stopping) break;
+      // Claimed just as stop() began: give the claims back rather than start new attempts.
+      if (this.#stopping) {
+        await this.#release(claimed);
+        break;
+      }
       if (claimed.length === 0) {
         try {
           await this.#outbox.waitForDue(30_000, signal);
@@ -287,9 +334,9 @@ export class CallbackDispatcher {
    * it is half spent.
    */
   #wanted(): number {
-    const idle = this.#concurrency - this.#inFlight.size;
+    const idle = this.#concurrency - this.#running;
     const room = this.#maxHeld - this.#held;
-    const waiting = this.#held - this.#inFlight.size;
+    const waiting = this.#held - this.#running;
     if (idle > 0) {
       if (room < Math.min(idle, this.#refill)) return 0;
       return Math.min(room, Math.max(idle, idle + this.#lookahead - waiting));
@@ -365,7 +412,7 @@ export class CallbackDispatcher {
 
   /** Starts attempts while there are free slots and deliveries whose origin has room. */
   #pump(): void {
-    while (!this.#stopping && this.#inFlight.size < this.#concurrency) {
+    while (!this.#stopping && this.#running < this.#concurrency) {
       const next = this.#nextReady();
       if (next === undefined) return;
       // Too late to finish before the claim runs out: leave it to be claimed again.
@@ -396,16 +443,28 @@ export class CallbackDispatcher {
       this.#origins.set(held.origin, state);
     }
     state.inFlight++;
-    const attempt = this.#attempt(held.delivery, this.#abortInFlight.signal).then(
-      (progressed) => this.#ended(held.origin, progressed),
-      () => this.#ended(held.origin, false),
-    );
-    this.#inFlight.add(attempt);
-    void attempt.finally(() => {
-      this.#inFlight.delete(attempt);
-      this.#pump();
-      this.#wakeLoop?.();
-    });
+    this.#running++;
+    void this.#runAttempt(held);
+  }
+
+  /** One attempt and what follows its end: the slot goes to the next delivery, and the loop claims if it should. */
+  async #runAttempt(held: Held): Promise<void> {
+    let progressed = false;
+    try {
+      progressed = await this.#attempt(held.delivery, this.#abortInFlight.signal);
+    } catch (error) {
+      this.#log.error({ err: error, delivery: held.delivery.id }, "a callback attempt failed unexpectedly");
+    }
+    this.#ended(held.origin, progressed);
+    this.#running--;
+    if (this.#running === 0 && this.#allEnded !== undefined) {
+      const allEnded = this.#allEnded;
+      this.#allEnded = undefined;
+      allEnded();
+    }
+    this.#pump();
+    // Wake the loop only when it has something to do: most ends are followed by a waiting delivery.
+    if (this.#wakeLoop !== undefined && this.#wanted() > 0) this.#wakeLoop();
   }
 
   #ended(origin: string, progressed: boolean): void {
@@ -423,7 +482,10 @@ export class CallbackDispatcher {
     let progressed = false;
     try {
       const sent = await this.#sender.send(delivery, signal);
-      if (sent.aborted) return false;
+      if (sent.aborted) {
+        await this.#release([delivery]);
+        return false;
+      }
       progressed = sent.errorClass !== "timeout";
       this.#metrics.attempts.inc({ result: sent.errorClass ?? "delivered" });
       this.#metrics.attemptDuration.observe(sent.latencyMs / 1000);

@@ -30,6 +30,12 @@ export interface HttpAgentsOptions {
   connectTimeoutMs: number;
   /** How many client-certificate agents to keep open (least recently used closes first). Default 64. */
   maxClientCertAgents?: number;
+  /**
+   * Most connections one agent keeps to one origin (the dispatcher's per-origin concurrency): a request
+   * sent as another one's answer is still being read waits for that connection instead of opening one
+   * more. Default: no limit.
+   */
+  connectionsPerOrigin?: number;
 }
 
 /**
@@ -151,7 +157,8 @@ export class HttpAgents {
         if (isTlsError(error)) this.#rememberTlsError(socket, error);
       });
     };
-    return new Agent({ connect, allowH2: false });
+    const connections = this.#options.connectionsPerOrigin;
+    return new Agent({ connect, allowH2: false, ...(connections === undefined ? {} : { connections }) });
   }
 }
 

@@ -88,6 +88,23 @@ describe("MemoryCallbackOutbox", () => {
     expect(await outbox.recordAttempt(d.id, second.claimToken, attempt("delivered"))).toBe(false);
   });
 
+  it("gives a claim back: claimable at once, the old token then records nothing", async () => {
+    const { outbox, delivery, attempt, claimOne } = setup();
+    const d = await outbox.addDelivery(delivery());
+    const claimed = await claimOne();
+    const woken = outbox.waitForDue(3_600_000);
+    expect(await outbox.releaseClaim(d.id, claimed.claimToken)).toBe(true);
+    expect(await woken).toBe(true);
+    expect(await outbox.releaseClaim(d.id, claimed.claimToken)).toBe(false);
+    expect(await outbox.getDelivery(d.id)).toMatchObject({ status: "pending", attempts: 0 });
+    const again = await claimOne();
+    expect(again.id).toBe(d.id);
+    expect(await outbox.recordAttempt(d.id, claimed.claimToken, attempt("delivered"))).toBe(false);
+    expect(await outbox.releaseClaim("dlv_unknown", again.claimToken)).toBe(false);
+    expect(await outbox.recordAttempt(d.id, again.claimToken, attempt("delivered"))).toBe(true);
+    expect(await outbox.releaseClaim(d.id, again.claimToken)).toBe(false);
+  });
+
   it("replays dead letters, refuses skipped ones, and lists newest first", async () => {
     const { outbox, delivery, attempt, claimOne } = setup();
     const dead = await outbox.addDelivery(delivery());

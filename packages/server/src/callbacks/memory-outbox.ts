@@ -129,6 +129,15 @@ export class MemoryCallbackOutbox implements CallbackOutbox {
     return true;
   }
 
+  async releaseClaim(deliveryId: string, claimToken: string): Promise<boolean> {
+    const entry = this.#entries.get(deliveryId);
+    if (!entry || entry.claimToken !== claimToken || entry.record.status !== "pending") return false;
+    entry.claimToken = null;
+    entry.claimUntil = 0;
+    this.#wake();
+    return true;
+  }
+
   waitForDue(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     if (this.#closed || signal?.aborted) return Promise.resolve(false);
     const now = this.#clock();

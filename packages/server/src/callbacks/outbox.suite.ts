@@ -371,6 +371,46 @@ export function describeCallbackOutbox(
         expect(await q.recordAttempt(d.id, second.claimToken, attempt(second, "delivered"))).toBe(true);
       });
 
+      it("takes deliveries whose claim ran out in due order with the unclaimed ones", async () => {
+        const lapsing = await q.addDelivery(newDelivery({ createdAt: START + 10 }));
+        advance(100);
+        const first = await claimOne();
+        expect(first.id).toBe(lapsing.id);
+        const older = await q.addDelivery(newDelivery({ createdAt: START + 5 }));
+        const newer = await q.addDelivery(newDelivery({ createdAt: START + 20 }));
+        advance(CLAIM);
+        const claimed = await q.claimDue(10, CLAIM);
+        expect(claimed.map((d) => d.id)).toEqual([older.id, lapsing.id, newer.id]);
+        expect(claimed[1]!.claimToken).not.toBe(first.claimToken);
+        expect(await q.claimDue(10, CLAIM)).toEqual([]);
+      });
+
+      it("gives a claim back: due again at once, as it was; the old token records nothing", async () => {
+        const d = await q.addDelivery(newDelivery());
+        await tryOnce("retry", { nextAttemptAt: START + 1_000 });
+        advance(1_000);
+        const claimed = await claimOne();
+        expect(await q.claimDue(10, CLAIM)).toEqual([]);
+        expect(await q.releaseClaim(d.id, claimed.claimToken)).toBe(true);
+        expect(await q.releaseClaim(d.id, claimed.claimToken)).toBe(false);
+        expect(await q.getDelivery(d.id)).toMatchObject({
+          status: "pending",
+          attempts: 1,
+          nextAttemptAt: START + 1_000,
+        });
+        expect(await q.recordAttempt(d.id, claimed.claimToken, attempt(claimed, "delivered"))).toBe(false);
+        const again = await claimOne();
+        expect(again).toMatchObject({ id: d.id, attempts: 1 });
+        expect(again.claimToken).not.toBe(claimed.claimToken);
+        expect(await q.releaseClaim(d.id, claimed.claimToken)).toBe(false);
+        expect(await q.releaseClaim("dlv_unknown", again.claimToken)).toBe(false);
+        expect(await q.releaseClaim(d.id, "not-the-token")).toBe(false);
+        expect(await q.recordAttempt(d.id, again.claimToken, attempt(again, "delivered"))).toBe(true);
+        expect(await q.releaseClaim(d.id, again.claimToken)).toBe(false);
+        expect(await q.getDelivery(d.id)).toMatchObject({ status: "delivered", attempts: 2 });
+        expect(await q.listAttempts(d.id)).toHaveLength(2);
+      });
+
       it("records nothing with a wrong token or for an unknown delivery", async () => {
         const d = await q.addDelivery(newDelivery());
         const claimed = await claimOne();
@@ -635,6 +675,17 @@ export function describeCallbackOutbox(
       it("wakes when a claim on a due delivery runs out (its dispatcher died)", async () => {
         await q.addDelivery(newDelivery());
         await q.claimDue(1, 40);
+        expect(await q.waitForDue(FOREVER)).toBe(true);
+      });
+
+      it("wakes when a claim is given back, and answers at once once one ran out", async () => {
+        const d = await q.addDelivery(newDelivery());
+        const claimed = await claimOne();
+        const onRelease = q.waitForDue(FOREVER);
+        expect(await q.releaseClaim(d.id, claimed.claimToken)).toBe(true);
+        expect(await onRelease).toBe(true);
+        await claimOne();
+        advance(CLAIM);
         expect(await q.waitForDue(FOREVER)).toBe(true);
       });
 

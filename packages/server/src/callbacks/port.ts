@@ -16,9 +16,9 @@
  *
  * Dispatchers (one per server on a single node; a pool when scaled out) claim due deliveries, send them,
  * and record each attempt with the delivery's next state atomically. A claim expires, so a dispatcher
- * that dies mid-attempt only delays the delivery (at-least-once). A claim is lost when another claim
- * takes the delivery, not at its deadline: a dispatcher that records a little late, before anyone
- * reclaimed, still wins.
+ * that dies mid-attempt only delays the delivery (at-least-once); one that stops gives its claims back
+ * (`releaseClaim`), so they go out again at once. A claim is lost when another claim takes the delivery,
+ * not at its deadline: a dispatcher that records a little late, before anyone reclaimed, still wins.
  *
  * Retention: the queue's sweep deletes `delivered` and `skipped` deliveries (and their attempts) once
  * older than the result retention, like their tasks; `pending` and `failed` ones are kept, so a dead
@@ -161,6 +161,15 @@ export interface CallbackOutbox {
    * (nothing is written). A malformed attempt is a `validation_failed` LaunchError.
    */
   recordAttempt(deliveryId: string, claimToken: string, attempt: NewAttempt): Promise<boolean>;
+
+  /**
+   * Gives a claimed delivery back without an attempt (a dispatcher stopping): it is claimable again at
+   * once, its due time and attempts unchanged. False when the claim was already lost, or the delivery is
+   * unknown or no longer pending (nothing is written).
+   *
+   * @example await outbox.releaseClaim(claimed.id, claimed.claimToken);
+   */
+  releaseClaim(deliveryId: string, claimToken: string): Promise<boolean>;
 
   /**
    * Resolves true as soon as a delivery may be claimable: at once when one is, when one is added, retried

@@ -9,7 +9,9 @@
  * delivery log. Nothing here logs, and no message carries credentials or the delivery's body.
  */
 import { readFileSync } from "node:fs";
+import type { IncomingHttpHeaders } from "node:http";
 import { signWebhook, WEBHOOK_HEADERS } from "@launch/protocol";
+import type { Dispatcher } from "undici";
 import type { SecretsBox } from "../domain/secrets-box.js";
 import { openCallbackAuth } from "../services/callback-auth.js";
 import { type HttpAgents, isTlsError } from "./http-agents.js";
@@ -89,53 +91,56 @@ export class CallbackSender {
   async send(delivery: DeliveryRecord, signal?: AbortSignal): Promise<SendOutcome> {
     const startedAt = this.#clock();
     const started = performance.now();
-    const finish = (
-      fields: Pick<SendOutcome, "statusCode" | "errorClass" | "errorMessage" | "result"> & {
-        aborted?: boolean;
-      },
-    ): SendOutcome => ({
-      startedAt,
-      latencyMs: Math.max(0, Math.round((performance.now() - started) * 1000) / 1000),
-      aborted: false,
-      ...fields,
-    });
-    const fail = (errorClass: string, errorMessage: string, retryable: boolean): SendOutcome =>
-      finish({ statusCode: null, errorClass, errorMessage, result: { kind: "error", retryable } });
 
     const url = parseUrl(delivery.url);
-    if (typeof url === "string") return fail("invalid_url", url, false);
+    if (typeof url === "string") return failure(startedAt, started, "invalid_url", url, false);
 
-    const headers: Record<string, string> = {
-      "content-type": "application/json",
-      "user-agent": CALLBACK_USER_AGENT,
-      [WEBHOOK_HEADERS.id]: delivery.id,
-    };
+    // A flat name/value list: undici takes it as it is, without walking an object.
+    const headers: string[] = [
+      "content-type",
+      "application/json",
+      "user-agent",
+      CALLBACK_USER_AGENT,
+      WEBHOOK_HEADERS.id,
+      delivery.id,
+    ];
     let dispatcher: ReturnType<HttpAgents["forDelivery"]>;
     try {
       const auth = delivery.auth ? openCallbackAuth(delivery.auth, this.#options.secrets) : null;
       if (auth?.kind === "basic") {
-        headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`;
+        headers.push(
+          "authorization",
+          `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString("base64")}`,
+        );
       }
       dispatcher = this.#options.agents.forDelivery(
         auth?.kind === "mtls" ? { cert: auth.cert, key: auth.key } : null,
       );
     } catch (error) {
-      return fail("credentials", `the callback credentials could not be used: ${messageOf(error)}`, true);
+      return failure(
+        startedAt,
+        started,
+        "credentials",
+        `the callback credentials could not be used: ${messageOf(error)}`,
+        true,
+      );
     }
+    // The bytes are made once: they are signed and sent as they are.
+    const body = Buffer.from(delivery.body);
     try {
       const secrets = await this.#options.signingKeys.secretsFor(delivery.endpointId);
       const timestamp = Math.floor(this.#clock() / 1000);
-      headers[WEBHOOK_HEADERS.timestamp] = String(timestamp);
+      headers.push(WEBHOOK_HEADERS.timestamp, String(timestamp));
       if (secrets.length > 0) {
-        headers[WEBHOOK_HEADERS.signature] = signWebhook({
-          secret: secrets,
-          id: delivery.id,
-          timestamp,
-          body: delivery.body,
-        });
+        headers.push(
+          WEBHOOK_HEADERS.signature,
+          signWebhook({ secret: secrets, id: delivery.id, timestamp, body }),
+        );
       }
     } catch (error) {
-      return fail(
+      return failure(
+        startedAt,
+        started,
         "signing_keys",
         `the endpoint's signing secret could not be read: ${messageOf(error)}`,
         true,
@@ -143,108 +148,210 @@ export class CallbackSender {
     }
 
     const timeoutMs = this.#options.timeoutMs;
-    const abort = new AttemptAbort();
-    let timedOut = false;
-    const timer = setTimeout(() => {
-      timedOut = true;
-      abort.abort(new Error(`no complete answer within ${formatMs(timeoutMs)}`));
-    }, timeoutMs);
-    const unfollow = signal ? follow(signal, abort) : undefined;
+    const exchange = new Exchange(timeoutMs);
+    const unfollow = signal ? follow(signal, exchange) : undefined;
     try {
-      const response = await dispatcher.request({
-        origin: url.origin,
-        path: url.path,
-        method: "POST",
-        headers,
-        body: delivery.body,
-        signal: abort as unknown as AbortSignal,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-      });
-      const status = response.statusCode;
-      const verdict = classifyStatus(status);
-      if (verdict === "delivered") {
-        // No excerpt is kept for a success: just drain (at most the read limit) so the connection is reused.
-        await drain(response.body);
-        return finish({
-          statusCode: status,
-          errorClass: null,
-          errorMessage: null,
-          result: { kind: "response", status },
-        });
-      }
-      const excerpt = await readExcerpt(response.body);
-      const retryAfter = headerValue(response.headers["retry-after"]);
-      const location = headerValue(response.headers.location);
-      let message = `the receiver answered ${status}`;
-      if (status >= 300 && status < 400) {
-        message += `; redirects are not followed${location ? ` (Location: ${clip(location)})` : ""}, fix the callback URL`;
-      }
-      if (retryAfter && (status === 429 || status === 503)) message += ` (Retry-After: ${clip(retryAfter)})`;
-      if (excerpt) message += `: ${excerpt}`;
-      return finish({
-        statusCode: status,
-        errorClass: `http_${status}`,
-        errorMessage: message,
-        result: { kind: "response", status, retryAfter },
-      });
-    } catch (error) {
-      if (timedOut) return fail("timeout", `no complete answer within ${formatMs(timeoutMs)}`, true);
-      if (signal?.aborted)
-        return { ...fail("aborted", "the dispatcher stopped during the attempt", true), aborted: true };
-      const { errorClass, message, retryable } = classifyError(
-        this.#options.agents.tlsErrorBehind(error) ?? error,
-        timeoutMs,
+      dispatcher.dispatch(
+        {
+          origin: url.origin,
+          path: url.path,
+          method: "POST",
+          headers,
+          body,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        },
+        exchange,
       );
-      return fail(errorClass, message, retryable);
+      await exchange.done;
     } finally {
-      clearTimeout(timer);
       unfollow?.();
     }
+
+    if (exchange.timedOut) {
+      return failure(startedAt, started, "timeout", `no complete answer within ${formatMs(timeoutMs)}`, true);
+    }
+    if (exchange.stopped) {
+      return {
+        ...failure(startedAt, started, "aborted", "the dispatcher stopped during the attempt", true),
+        aborted: true,
+      };
+    }
+    if (exchange.error !== undefined) {
+      const { errorClass, message, retryable } = classifyError(
+        this.#options.agents.tlsErrorBehind(exchange.error) ?? exchange.error,
+        timeoutMs,
+      );
+      return failure(startedAt, started, errorClass, message, retryable);
+    }
+    const status = exchange.status;
+    if (classifyStatus(status) === "delivered") {
+      return outcome(startedAt, started, status, null, null, { kind: "response", status });
+    }
+    const answer = exchange.headers ?? {};
+    const excerpt = exchange.excerpt();
+    const retryAfter = headerValue(answer["retry-after"]);
+    const location = headerValue(answer.location);
+    let message = `the receiver answered ${status}`;
+    if (status >= 300 && status < 400) {
+      message += `; redirects are not followed${location ? ` (Location: ${clip(location)})` : ""}, fix the callback URL`;
+    }
+    if (retryAfter && (status === 429 || status === 503)) message += ` (Retry-After: ${clip(retryAfter)})`;
+    if (excerpt) message += `: ${excerpt}`;
+    return outcome(startedAt, started, status, `http_${status}`, message, {
+      kind: "response",
+      status,
+      retryAfter,
+    });
   }
 }
 
+/** An outcome of an attempt that started at `startedAt` (epoch ms) and `started` (`performance.now()`). */
+function outcome(
+  startedAt: number,
+  started: number,
+  statusCode: number | null,
+  errorClass: string | null,
+  errorMessage: string | null,
+  result: AttemptResult,
+): SendOutcome {
+  return {
+    startedAt,
+    latencyMs: Math.max(0, Math.round((performance.now() - started) * 1000) / 1000),
+    statusCode,
+    errorClass,
+    errorMessage,
+    result,
+    aborted: false,
+  };
+}
+
+/** An outcome where no receiver answered. */
+function failure(
+  startedAt: number,
+  started: number,
+  errorClass: string,
+  errorMessage: string,
+  retryable: boolean,
+): SendOutcome {
+  return outcome(startedAt, started, null, errorClass, errorMessage, { kind: "error", retryable });
+}
+
 /**
- * The abort signal of one attempt, in the shape undici accepts (`aborted`, `reason`, add/remove an
- * `abort` listener): much lighter than an `AbortController` per attempt.
+ * One POST in flight, as undici's handler of it: it keeps the status, and for an answer other than 2xx
+ * its headers and the first {@link RESPONSE_READ_LIMIT} bytes; it ends the exchange at the per-attempt
+ * timeout or when the caller aborts. `done` resolves once, when the outcome is known (it never rejects),
+ * without a response stream or a promise per step.
  */
-class AttemptAbort {
-  aborted = false;
-  reason: unknown = undefined;
-  #listeners: (() => void)[] = [];
+class Exchange implements Dispatcher.DispatchHandler {
+  readonly done: Promise<void>;
+  /** The receiver's status (0 until it answers). */
+  status = 0;
+  /** The answer's headers, kept only for a status other than 2xx. */
+  headers: IncomingHttpHeaders | null = null;
+  /** Why the request failed, when it did. */
+  error: unknown = undefined;
+  timedOut = false;
+  /** The caller aborted (the dispatcher is stopping). */
+  stopped = false;
+  #settled = false;
+  #resolve!: () => void;
+  #controller: Dispatcher.DispatchController | null = null;
+  /** An abort asked for before undici started the request; applied when it does. */
+  #pendingAbort: Error | null = null;
+  readonly #timer: NodeJS.Timeout;
+  #chunks: Buffer[] | null = null;
+  #size = 0;
 
-  addEventListener(_type: "abort", listener: () => void): void {
-    this.#listeners.push(listener);
+  constructor(timeoutMs: number) {
+    this.done = new Promise<void>((resolve) => {
+      this.#resolve = resolve;
+    });
+    this.#timer = setTimeout(() => {
+      this.timedOut = true;
+      this.#end(new Error(`no complete answer within ${formatMs(timeoutMs)}`));
+    }, timeoutMs);
   }
 
-  removeEventListener(_type: "abort", listener: () => void): void {
-    const i = this.#listeners.indexOf(listener);
-    if (i >= 0) this.#listeners.splice(i, 1);
-  }
-
+  /** The caller's signal aborted. */
   abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const listeners = this.#listeners;
-    this.#listeners = [];
-    for (const listener of listeners) listener();
+    if (this.#settled) return;
+    this.stopped = true;
+    this.#end(reason instanceof Error ? reason : new Error("the dispatcher is stopping"));
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#controller = controller;
+    if (this.#pendingAbort) controller.abort(this.#pendingAbort);
+  }
+
+  onResponseStart(
+    _controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (statusCode < 200) return; // 1xx: the final answer follows
+    this.status = statusCode;
+    if (statusCode >= 300) {
+      this.headers = headers;
+      this.#chunks = [];
+    }
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#size += chunk.length;
+    this.#chunks?.push(chunk);
+    // The status decides the outcome: past the read limit the rest is not waited for (the connection closes).
+    if (this.#size >= RESPONSE_READ_LIMIT && !this.#settled) {
+      this.#settle();
+      controller.abort(new Error("the answer is longer than the read limit"));
+    }
+  }
+
+  onResponseEnd(): void {
+    this.#settle();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
+    if (this.#settled) return;
+    this.error = error;
+    this.#settle();
+  }
+
+  /** A short printable excerpt of what was read of the answer. */
+  excerpt(): string {
+    if (this.#chunks === null || this.#chunks.length === 0) return "";
+    return clip(Buffer.concat(this.#chunks).subarray(0, RESPONSE_READ_LIMIT).toString("utf8"));
+  }
+
+  #end(reason: Error): void {
+    if (this.#settled) return;
+    this.#settle();
+    if (this.#controller) this.#controller.abort(reason);
+    else this.#pendingAbort = reason;
+  }
+
+  #settle(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    clearTimeout(this.#timer);
+    this.#resolve();
   }
 }
 
 /** The attempts following each caller's signal; one listener per signal, not one per attempt. */
-const followers = new WeakMap<AbortSignal, Set<AttemptAbort>>();
+const followers = new WeakMap<AbortSignal, Set<Exchange>>();
 
-/** Aborts `attempt` when `signal` aborts (at once if it has); returns how to stop following. */
-function follow(signal: AbortSignal, attempt: AttemptAbort): () => void {
+/** Ends `exchange` when `signal` aborts (at once if it has); returns how to stop following. */
+function follow(signal: AbortSignal, exchange: Exchange): () => void {
   if (signal.aborted) {
-    attempt.abort(signal.reason);
+    exchange.abort(signal.reason);
     return () => undefined;
   }
-  let attempts = followers.get(signal);
-  if (attempts === undefined) {
-    const set = new Set<AttemptAbort>();
-    attempts = set;
+  let exchanges = followers.get(signal);
+  if (exchanges === undefined) {
+    const set = new Set<Exchange>();
+    exchanges = set;
     followers.set(signal, set);
     signal.addEventListener(
       "abort",
@@ -255,10 +362,10 @@ function follow(signal: AbortSignal, attempt: AttemptAbort): () => void {
       { once: true },
     );
   }
-  attempts.add(attempt);
-  const set = attempts;
+  exchanges.add(exchange);
+  const set = exchanges;
   return () => {
-    set.delete(attempt);
+    set.delete(exchange);
   };
 }
 
@@ -339,33 +446,6 @@ function checkUrl(text: string): Target | string {
   }
   if (url.username || url.password) return "the callback URL carries credentials; use callback_auth instead";
   return { origin: url.origin, path: `${url.pathname}${url.search}` };
-}
-
-/** Reads and drops the answer: at most {@link RESPONSE_READ_LIMIT} bytes, then the connection is closed. */
-async function drain(body: { dump(options: { limit: number }): Promise<void> }): Promise<void> {
-  try {
-    await body.dump({ limit: RESPONSE_READ_LIMIT });
-  } catch {
-    // The status decides the outcome; a body cut short does not change it.
-  }
-}
-
-/** Reads at most {@link RESPONSE_READ_LIMIT} bytes (then drops the rest) and returns a short printable excerpt. */
-async function readExcerpt(body: AsyncIterable<Buffer> & { destroy(): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size >= RESPONSE_READ_LIMIT) break;
-    }
-  } catch {
-    // The status decides the outcome; a body cut short (or stalled until the timeout) only shortens the excerpt.
-  } finally {
-    body.destroy();
-  }
-  return clip(Buffer.concat(chunks).subarray(0, RESPONSE_READ_LIMIT).toString("utf8"));
 }
 
 function clip(text: string): string {

@@ -118,10 +118,12 @@ describe("EmbeddedTaskQueue as a callback outbox", () => {
           .map((r) => r.detail)
           .join("; ");
       const list = { endpointId: "end_a", before: "\uffff", limit: 10 };
+      const claim = { now: 1, max: 10, token: "t.", until: 2 };
       const expectations: [keyof typeof sql, unknown[], string][] = [
-        ["claimable", [{ now: 1, max: 10 }], "deliveries_due"],
-        ["nextDue", [{ now: 1 }], "deliveries_due"],
-        ["nextClaimExpiry", [{ now: 1 }], "deliveries_claimed"],
+        ["claim", [claim], "deliveries_due_unclaimed"],
+        ["anyLapsed", [{ now: 1 }], "deliveries_claimed"],
+        ["nextDue", [], "deliveries_due_unclaimed"],
+        ["nextClaimExpiry", [], "deliveries_claimed"],
         ["ofTask", ["tsk_x"], "deliveries_task"],
         ["ofEndpointStatus", [{ ...list, status: "failed" }], "deliveries_endpoint_status"],
         ["replayFailed", [1, "end_a"], "deliveries_endpoint_status"],
@@ -135,6 +137,10 @@ describe("EmbeddedTaskQueue as a callback outbox", () => {
         expect(detail, name).toContain(index);
         expect(detail, name).not.toContain("TEMP B-TREE");
       }
+      // Only when a claim ran out (rare): both indexes, the few lapsed claims sorted into due order.
+      const lapsed = plan("claimWithLapsed", [claim]);
+      expect(lapsed).toContain("deliveries_due_unclaimed");
+      expect(lapsed).toContain("deliveries_claimed");
     } finally {
       db.close();
     }

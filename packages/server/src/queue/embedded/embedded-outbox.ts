@@ -26,8 +26,12 @@ import {
 } from "../validate-callbacks.js";
 import {
   type AttemptRow,
+  byDueOrder,
+  type ClaimedValues,
+  claimedFromValues,
   type DeliveryRow,
   type DeliveryStatements,
+  seqOfClaimToken,
   toAttemptRecord,
   toDeliveryRecord,
 } from "./delivery-statements.js";
@@ -191,54 +195,64 @@ export class EmbeddedOutbox implements CallbackOutbox {
   async claimDue(max: number, claimMs: number, now: number = this.host.clock()): Promise<ClaimedDelivery[]> {
     checkClaim(max, claimMs, now);
     return this.host.write((sql) => {
-      const rows = sql.claimable.all({ now, max }) as DeliveryRow[];
-      const until = now + claimMs;
-      // One random part per batch: each token is still unique, and cheaper to make.
-      const batch = rows.length > 0 ? randomUUID() : "";
+      const params = { now, max, token: `${randomUUID()}.`, until: now + claimMs };
+      // One UPDATE … RETURNING claims the batch. Claims that ran out are rare (a dispatcher died or let
+      // deliveries go): a probe on their index decides whether the claim must look at them too.
+      const lapsed = sql.anyLapsed.get(params) !== undefined;
+      const rows = (lapsed ? sql.claimWithLapsed : sql.claim).all(params) as ClaimedValues[];
+      // RETURNING gives rows in no set order: oldest due first, as the port promises.
+      if (rows.length > 1) rows.sort(byDueOrder);
       const claimed: ClaimedDelivery[] = new Array(rows.length);
-      for (let i = 0; i < rows.length; i++) {
-        const row = rows[i]!;
-        const claimToken = `${batch}.${i}`;
-        sql.claim.run(claimToken, until, row.seq);
-        const delivery = toDeliveryRecord(row) as ClaimedDelivery;
-        delivery.claimToken = claimToken;
-        claimed[i] = delivery;
-      }
+      for (let i = 0; i < rows.length; i++) claimed[i] = claimedFromValues(rows[i]!);
       return claimed;
     });
   }
 
   async recordAttempt(deliveryId: string, claimToken: string, attempt: NewAttempt): Promise<boolean> {
     checkAttempt(attempt);
+    const seq = seqOfClaimToken(claimToken);
+    if (seq === undefined) return false;
     const retry = attempt.outcome === "retry";
     const delivered = attempt.outcome === "delivered";
     const next = retry ? attempt.nextAttemptAt : null;
     return this.host.write((sql) => {
-      const row = sql.afterAttempt.get({
-        id: deliveryId,
-        token: claimToken,
-        status: retry ? "pending" : attempt.outcome,
+      const row = sql.afterAttempt.get(
+        retry ? "pending" : attempt.outcome,
         next,
-        lastError: delivered ? null : (attempt.errorMessage ?? attempt.errorClass),
-        statusCode: attempt.statusCode,
-        deliveredAt: delivered ? attempt.startedAt + Math.round(attempt.latencyMs) : null,
-      }) as { attempts: number; created_at: number } | undefined;
+        delivered ? null : (attempt.errorMessage ?? attempt.errorClass),
+        attempt.statusCode,
+        delivered ? attempt.startedAt + Math.round(attempt.latencyMs) : null,
+        seq,
+        deliveryId,
+        claimToken,
+      ) as { attempts: number; created_at: number } | undefined;
       if (!row) return false;
       if (delivered) this.noteDone(row.created_at);
-      sql.insertAttempt.run({
+      sql.insertAttempt.run(
         deliveryId,
-        n: row.attempts,
-        startedAt: attempt.startedAt,
-        url: attempt.url,
-        statusCode: attempt.statusCode,
-        errorClass: attempt.errorClass,
-        errorMessage: attempt.errorMessage,
-        latencyMs: attempt.latencyMs,
-        outcome: attempt.outcome,
+        row.attempts,
+        attempt.startedAt,
+        attempt.url,
+        attempt.statusCode,
+        attempt.errorClass,
+        attempt.errorMessage,
+        attempt.latencyMs,
+        attempt.outcome,
         next,
-      });
+      );
       if (next !== null) this.due.note(next);
       return true;
+    });
+  }
+
+  async releaseClaim(deliveryId: string, claimToken: string): Promise<boolean> {
+    const seq = seqOfClaimToken(claimToken);
+    if (seq === undefined) return false;
+    return this.host.write((sql) => {
+      const released = sql.releaseClaim.run({ seq, id: deliveryId, token: claimToken }).changes > 0;
+      // Due as it was (it was due when claimed): claimable now.
+      if (released) this.due.note(this.host.clock());
+      return released;
     });
   }
 
@@ -247,10 +261,10 @@ export class EmbeddedOutbox implements CallbackOutbox {
     const sql = this.host.statements();
     const now = this.host.clock();
     // Read and start waiting in the same turn: commits run in later turns, so none can slip in between.
-    const due = (sql.nextDue.get({ now }) as { at: number } | undefined)?.at;
-    if (due !== undefined && due <= now) return true;
-    const claimEnds = (sql.nextClaimExpiry.get({ now }) as { at: number } | undefined)?.at;
+    const due = (sql.nextDue.get() as { at: number } | undefined)?.at;
+    const claimEnds = (sql.nextClaimExpiry.get() as { at: number } | undefined)?.at;
     const next = due === undefined ? claimEnds : claimEnds === undefined ? due : Math.min(due, claimEnds);
+    if (next !== undefined && next <= now) return true;
     return this.due.wait(next, timeoutMs, signal);
   }
 

@@ -44,8 +44,8 @@ import {
   type TaskRecord,
   type TaskResult,
 } from "../port.js";
-import { checkError, checkLeaseRequest, checkLeaseTime, checkNewTask } from "../validate.js";
 import { callbackResultJson, resultFromStored, storedOutput } from "../stored-output.js";
+import { checkError, checkLeaseRequest, checkLeaseTime, checkNewTask } from "../validate.js";
 import { type DeliveryStatements, prepareDeliveryStatements } from "./delivery-statements.js";
 import { EmbeddedOutbox } from "./embedded-outbox.js";
 import { GroupCommit } from "./group-commit.js";
@@ -242,7 +242,12 @@ export class EmbeddedTaskQueue implements TaskQueue, CallbackOutbox {
       this.noteFinished(taskId);
       if (row.callback !== null) {
         const task = { id: taskId, queue: row.queue, owner: row.owner, callback: row.callback };
-        this.outbox.onFinish(task, "succeeded", () => successBodyFromJson(taskId, callbackResultJson(outputJson)), now);
+        this.outbox.onFinish(
+          task,
+          "succeeded",
+          () => successBodyFromJson(taskId, callbackResultJson(outputJson)),
+          now,
+        );
       }
       return true;
     });
@@ -402,6 +407,10 @@ export class EmbeddedTaskQueue implements TaskQueue, CallbackOutbox {
 
   recordAttempt(deliveryId: string, claimToken: string, attempt: NewAttempt): Promise<boolean> {
     return this.outbox.recordAttempt(deliveryId, claimToken, attempt);
+  }
+
+  releaseClaim(deliveryId: string, claimToken: string): Promise<boolean> {
+    return this.outbox.releaseClaim(deliveryId, claimToken);
   }
 
   waitForDue(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {

@@ -25,6 +25,11 @@ export interface Migration {
  * (`deliveries_task`), an endpoint's deliveries of one status newest first (`deliveries_endpoint_status`;
  * a listing of every status merges one range per status, which spares each delivery write an index),
  * and the retention purge of delivered and skipped ones (`deliveries_done`).
+ *
+ * Version 3, claims off the due index: `deliveries_due` becomes `deliveries_due_unclaimed`, pending
+ * deliveries under no claim only. A claim moves its delivery from that index to `deliveries_claimed`, so a
+ * claim reads the oldest due deliveries straight off the index instead of stepping over (and looking up)
+ * every delivery other attempts hold; claims that ran out are found on `deliveries_claimed`.
  */
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -102,6 +107,15 @@ export const MIGRATIONS: readonly Migration[] = [
         next_attempt_at INTEGER,
         PRIMARY KEY (delivery_id, n)
       ) STRICT, WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 3,
+    name: "claims off the due index",
+    sql: `
+      DROP INDEX deliveries_due;
+      CREATE INDEX deliveries_due_unclaimed ON deliveries (next_attempt_at, id)
+        WHERE status = 'pending' AND claim_token IS NULL;
     `,
   },
 ];

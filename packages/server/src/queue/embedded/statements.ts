@@ -33,11 +33,11 @@ const SQL = {
   insert: `INSERT INTO tasks (id, queue, owner, created_by, status, payload, max_attempts, created_at, expires_at,
          callback)
        VALUES (?, ?, ?, ?, 'PENDING', ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-  /** (queue, now, limit): oldest leasable tasks. tasks_pending is ordered by (queue, seq). */
+  /** (queue, now, limit): oldest leasable tasks. tasks_pending is ordered by (queue, seq). `LIMIT ? + 0`: a bare bound LIMIT makes SQLite re-prepare the statement on every run. */
   leasable: `SELECT seq, id, owner, created_by, payload, attempts, max_attempts, created_at
        FROM tasks INDEXED BY tasks_pending
        WHERE queue = ? AND status = 'PENDING' AND (expires_at IS NULL OR expires_at > ?)
-       ORDER BY seq LIMIT ?`,
+       ORDER BY seq LIMIT ? + 0`,
   /** (queue, now): any leasable task? */
   hasWork: `SELECT 1 FROM tasks INDEXED BY tasks_pending
        WHERE queue = ? AND status = 'PENDING' AND (expires_at IS NULL OR expires_at > ?) LIMIT 1`,
