@@ -2,8 +2,9 @@
  * The task queue port: durable async tasks in domain terms (enqueue, lease, extend lease, complete, fail,
  * release, sweep). Services import this file, never an adapter; the composition root picks the adapter.
  *
- * Adapters: `queue/embedded/` (SQLite in its own file, the single-node default). The scale-out issue adds
- * a Redis adapter; both run the behaviour suite in `queue/queue.suite.ts`.
+ * Adapters: `queue/embedded/` (SQLite in its own file, the single-node default) and `queue/redis/` (Redis,
+ * shared by several servers; BullMQ's key layout, Launch's own scripts). Both run the behaviour suite in
+ * `queue/queue.suite.ts`; `queue/open.ts` picks one from `LAUNCH_QUEUE`.
  *
  * Lifecycle of a task (statuses of `wire-protocol.md` §5):
  *
