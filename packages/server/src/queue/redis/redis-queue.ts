@@ -417,6 +417,9 @@ export class RedisTaskQueue implements TaskQueue, CallbackOutbox {
     const signals = this.connectedSignals();
     const channel = this.channel(`done:${taskId}`);
     const wait = signals.waiters.add(channel, timeoutMs, signal);
+    // One pattern subscription for every finish wait of this process.
+    const subscription = signals.subscribePattern(this.channel("done:*"));
+    subscription.ready.catch(() => {});
     const unfinished = (record: TaskRecord | undefined): record is TaskRecord =>
       record !== undefined &&
       !isFinished(record.status) &&
@@ -431,11 +434,14 @@ export class RedisTaskQueue implements TaskQueue, CallbackOutbox {
     });
     reading.catch(() => {});
     try {
-      const release = await signals.subscribe(channel);
+      const release = await subscription.ready;
       try {
         if (!unfinished(await reading)) return before;
-        before = await this.get(taskId);
-        if (!unfinished(before)) return before;
+        // Read again unless the subscription already held when the first read went out.
+        if (!subscription.held) {
+          before = await this.get(taskId);
+          if (!unfinished(before)) return before;
+        }
         await wait.done;
         return this.closed ? before : await this.get(taskId);
       } finally {

@@ -79,7 +79,10 @@ const MAX_DELAY = 2_147_483_647;
  */
 export class RedisSignals {
   readonly waiters = new WaiterSet();
-  private readonly subscriptions = new Map<string, { count: number; ready: Promise<unknown> }>();
+  private readonly subscriptions = new Map<
+    string,
+    { count: number; ready: Promise<unknown>; confirmed?: boolean }
+  >();
   private dueTimer: NodeJS.Timeout | undefined;
   private dueTimerAt = Number.POSITIVE_INFINITY;
 
@@ -96,6 +99,53 @@ export class RedisSignals {
       if (channel === this.dueChannel) this.due(Number(message));
       else this.waiters.wake(channel);
     });
+    subscriber.on("pmessage", (_pattern: string, channel: string) => this.waiters.wake(channel));
+  }
+
+  /**
+   * Like `subscribe`, for a pattern (`P::done:*`): one subscription serves every task's wait, so a long
+   * poll costs no SUBSCRIBE/UNSUBSCRIBE of its own while others are waiting. `held` says whether the
+   * pattern was already confirmed when called: a read issued after that cannot miss a wake-up.
+   */
+  subscribePattern(pattern: string): { held: boolean; ready: Promise<() => void> } {
+    const key = `pattern:${pattern}`;
+    const existing = this.subscriptions.get(key);
+    const held = existing !== undefined && existing.confirmed === true;
+    let entry = existing;
+    if (entry) entry.count++;
+    else {
+      const created: { count: number; ready: Promise<unknown>; confirmed?: boolean } = {
+        count: 1,
+        ready: this.subscriber.psubscribe(pattern),
+      };
+      created.ready.then(
+        () => {
+          created.confirmed = true;
+        },
+        () => {},
+      );
+      entry = created;
+      this.subscriptions.set(key, entry);
+    }
+    const heldEntry = entry;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      heldEntry.count--;
+      if (heldEntry.count === 0 && this.subscriptions.get(key) === heldEntry) {
+        this.subscriptions.delete(key);
+        this.subscriber.punsubscribe(pattern).catch(() => {});
+      }
+    };
+    const ready = heldEntry.ready.then(
+      () => release,
+      (error: unknown) => {
+        release();
+        throw error;
+      },
+    );
+    return { held, ready };
   }
 
   /** Subscribes to `channel` (once for all its users); resolves once Redis confirmed. Call the result to let go. */
