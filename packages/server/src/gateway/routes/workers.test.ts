@@ -23,10 +23,14 @@ beforeAll(async () => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString() || "{}") as { args?: { x: number; y: string } };
+      const body = JSON.parse(Buffer.concat(chunks).toString() || "{}") as {
+        args?: { x: number; y: string };
+      };
       const args = body.args ?? { x: 0, y: "" };
       res.writeHead(200, { "content-type": "application/json" });
-      res.end(`{"status":"SUCCESS","result":{"result":${args.x + args.y.length}},"traceback":null,"status_code":200}`);
+      res.end(
+        `{"status":"SUCCESS","result":{"result":${args.x + args.y.length}},"traceback":null,"status_code":200}`,
+      );
     });
   });
   await new Promise<void>((resolve) => fakeWorker.listen(0, "127.0.0.1", resolve));
@@ -50,7 +54,9 @@ async function register(endpointId: string, key = team.key): Promise<string> {
 describe("external worker routes", () => {
   it("bootstraps a worker with the endpoint's bundle and timings", async () => {
     const endpointId = await newTeamEndpoint(server, team, { per_worker: 3 });
-    const res = await server.request("GET", `/v1/workers/bootstrap?endpoint_id=${endpointId}`, { key: team.key });
+    const res = await server.request("GET", `/v1/workers/bootstrap?endpoint_id=${endpointId}`, {
+      key: team.key,
+    });
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       endpoint_id: endpointId,
@@ -62,7 +68,9 @@ describe("external worker routes", () => {
       heartbeat_seconds: 1,
     });
     const other = await newTeam(server);
-    const hidden = await server.request("GET", `/v1/workers/bootstrap?endpoint_id=${endpointId}`, { key: other.key });
+    const hidden = await server.request("GET", `/v1/workers/bootstrap?endpoint_id=${endpointId}`, {
+      key: other.key,
+    });
     expect(hidden.status).toBe(404);
   });
 
@@ -81,7 +89,10 @@ describe("external worker routes", () => {
     expect(beat.body).toEqual({ ok: true });
     const gone = await server.request("DELETE", `/v1/workers/${workerId}`, { key: team.key });
     expect(gone.body).toEqual({ deleted: true });
-    const again = await server.request("POST", `/v1/workers/${workerId}/heartbeat`, { key: team.key, body: {} });
+    const again = await server.request("POST", `/v1/workers/${workerId}/heartbeat`, {
+      key: team.key,
+      body: {},
+    });
     expect(again.status).toBe(404);
     expect(again.body.detail).toMatch(/is not registered .* register again with POST \/v1\/workers/);
     const last = await server.request("GET", `/v1/model-endpoints/${endpointId}`, { key: team.key });
@@ -103,7 +114,14 @@ describe("external worker routes", () => {
     const leased = await waiting;
     expect(leased.status).toBe(200);
     expect(leased.body.tasks).toEqual([
-      { id: submit.body.task_id, token: expect.any(String), args: { x: 2, y: "hello" }, url: null, returnPickled: false, attempt: 1 },
+      {
+        id: submit.body.task_id,
+        token: expect.any(String),
+        args: { x: 2, y: "hello" },
+        url: null,
+        returnPickled: false,
+        attempt: 1,
+      },
     ]);
     const task = leased.body.tasks[0];
     const beat = await server.request("POST", `/v1/workers/${workerId}/heartbeat`, {
@@ -113,12 +131,16 @@ describe("external worker routes", () => {
     expect(beat.status).toBe(200);
     const recorded = await server.request("POST", `/v1/workers/${workerId}/results`, {
       key: team.key,
-      body: { items: [{ id: task.id, token: task.token, outcome: { ok: true, output: 7, statusCode: 200 } }] },
+      body: {
+        items: [{ id: task.id, token: task.token, outcome: { ok: true, output: 7, statusCode: 200 } }],
+      },
     });
     expect(recorded.body).toEqual({ recorded: 1 });
     const again = await server.request("POST", `/v1/workers/${workerId}/results`, {
       key: team.key,
-      body: { items: [{ id: task.id, token: task.token, outcome: { ok: true, output: 8, statusCode: 200 } }] },
+      body: {
+        items: [{ id: task.id, token: task.token, outcome: { ok: true, output: 8, statusCode: 200 } }],
+      },
     });
     expect(again.body).toEqual({ recorded: 0 });
     const view = await server.request("GET", `/v1/async-tasks/${task.id}`, { key: team.key });
@@ -137,7 +159,10 @@ describe("external worker routes", () => {
       key: team.key,
       body: { args: { x: 1, y: "" } },
     });
-    const leased = await server.request("POST", `/v1/workers/${workerId}/lease`, { key: team.key, body: { max: 1 } });
+    const leased = await server.request("POST", `/v1/workers/${workerId}/lease`, {
+      key: team.key,
+      body: { max: 1 },
+    });
     const [task] = leased.body.tasks;
     const released = await server.request("POST", `/v1/workers/${workerId}/release`, {
       key: team.key,
@@ -191,7 +216,9 @@ describe("external worker routes on a server that runs its own workers", () => {
     try {
       const other = await newTeam(local);
       const endpointId = await newTeamEndpoint(local, other);
-      const res = await local.request("GET", `/v1/workers/bootstrap?endpoint_id=${endpointId}`, { key: other.key });
+      const res = await local.request("GET", `/v1/workers/bootstrap?endpoint_id=${endpointId}`, {
+        key: other.key,
+      });
       expect(res.status).toBe(409);
       expect(res.body.detail).toMatch(/LAUNCH_ORCHESTRATION=external/);
     } finally {
