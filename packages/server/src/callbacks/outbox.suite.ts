@@ -770,17 +770,25 @@ export function describeCallbackOutbox(
         });
         expect(await q.listAttempts(retrying.id)).toEqual([record]);
         expect(await q.listDeliveriesOfTask(claimedTask)).toHaveLength(1);
-        expect(await q.claimDue(10, CLAIM)).toEqual([]);
-        advance(1_000);
-        expect((await claimOne()).id).toBe(retrying.id);
-        // The old dispatcher died with the server: its claim runs out and the delivery comes back.
-        advance(CLAIM);
+        if (q.capabilities.multiProcess) {
+          // Another process's dispatcher may still hold the claim: it comes back only when it runs out.
+          expect(await q.claimDue(10, CLAIM)).toEqual([]);
+          advance(1_000);
+          expect((await claimOne()).id).toBe(retrying.id);
+          advance(CLAIM);
+        }
+        // One process owns a single-process queue, so a claim found at start belonged to a dispatcher
+        // that died with it: it is released at once instead of after the claim time.
         const again = await claimOne();
         expect(again.id).toBe(claimed.id);
         expect(await q.recordAttempt(claimed.id, claimed.claimToken, attempt(claimed, "delivered"))).toBe(
           false,
         );
         expect(await q.recordAttempt(again.id, again.claimToken, attempt(again, "delivered"))).toBe(true);
+        if (!q.capabilities.multiProcess) {
+          advance(1_000);
+          expect((await claimOne()).id).toBe(retrying.id);
+        }
       });
     });
 

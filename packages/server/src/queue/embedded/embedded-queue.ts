@@ -124,6 +124,11 @@ export class EmbeddedTaskQueue implements TaskQueue, CallbackOutbox {
       db.pragma("synchronous = NORMAL");
       db.pragma("busy_timeout = 5000");
       migrate(db, this.options.file);
+      // One process owns this file: a claim found at start belonged to a dispatcher that died with the
+      // last server, so its deliveries are due again now rather than when the claim runs out.
+      db.prepare(
+        "UPDATE deliveries SET claim_token = NULL, claim_expires_at = NULL WHERE claim_token IS NOT NULL",
+      ).run();
       this.sql = prepareStatements(db);
       this.deliverySql = prepareDeliveryStatements(db);
       this.tally.load(readDepths(this.sql));
