@@ -1,10 +1,10 @@
 /**
  * The scaled-out topology end to end (`docs/operations.md`), with real processes: PostgreSQL for the
  * store, Redis for the queue and coordination, two gateway processes, a controller, a separate
- * dispatcher and external `launch-worker --endpoint` processes that know both gateways. The document's
- * flow runs through it (bundle, async endpoint with a basic-auth callback, tasks), and killing one
- * gateway, then the worker, in the middle loses nothing: every task completes once with its own result
- * and every callback arrives.
+ * dispatcher, two controllers and external `launch-worker --endpoint` processes that know both gateways.
+ * The document's flow runs through it (bundle, async endpoint with a basic-auth callback, tasks), and
+ * killing one gateway and the acting controller, then the worker, in the middle loses nothing: every task
+ * completes once with its own result and every callback arrives.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -161,10 +161,12 @@ describe.skipIf(!services)("scaled out on PostgreSQL and Redis", () => {
     return child;
   }
 
-  it("runs the document's flow, and a gateway and a worker killed in the middle lose nothing", async () => {
+  it("runs the document's flow; a gateway, the acting controller and a worker killed in the middle lose nothing", async () => {
     const gatewayA = await startServer("gateway-a", "gateway");
     const gatewayB = await startServer("gateway-b", "gateway");
-    await startServer("controller", "controller");
+    // Two controllers: the first holds the lease; the second stands by and must take over when it dies.
+    const controller = await startServer("controller-1", "controller");
+    await startServer("controller-2", "controller");
     await startServer("dispatcher", "dispatcher");
     const a = routeCaller(gatewayA.url);
     const b = routeCaller(gatewayB.url);
@@ -190,9 +192,12 @@ describe.skipIf(!services)("scaled out on PostgreSQL and Redis", () => {
     // Gateway A dies with tasks in flight; the worker fails over to B.
     await waitForTask(b, KEY, submitted[0]!.id, 30_000);
     gatewayA.child.kill("SIGKILL");
+    controller.child.kill("SIGKILL");
     for (let n = 10; n < 20; n++) await submit(b, n);
 
     // The worker dies in the middle of tasks; a new one (still told of both gateways) takes them over.
+    // Its leased tasks come back only through a sweep, which only the standby controller, now acting,
+    // can do.
     await new Promise((r) => setTimeout(r, 300));
     killWithChildren(worker);
     for (let n = 20; n < 25; n++) await submit(b, n);
