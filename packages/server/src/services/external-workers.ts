@@ -151,9 +151,11 @@ export class ExternalWorkerService {
   ): Promise<{ recorded: number }> {
     const worker = await this.#worker(caller, workerId, { allowGone: true });
     const deps = { queue: this.#deps.queue, artifacts: this.#deps.artifacts, owner: worker.owner };
-    let recorded = 0;
-    for (const { id, token, outcome } of items) if (await recordOutcome(deps, id, token, outcome)) recorded++;
-    return { recorded };
+    // All at once: the queue pipelines them (one round trip to Redis for the batch).
+    const done = await Promise.all(
+      items.map(({ id, token, outcome }) => recordOutcome(deps, id, token, outcome)),
+    );
+    return { recorded: done.filter(Boolean).length };
   }
 
   async release(caller: Caller, workerId: string, items: HeldLease[]): Promise<{ released: number }> {
