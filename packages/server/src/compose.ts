@@ -82,6 +82,8 @@ export async function compose(config: LaunchConfig, options: ComposeOptions = {}
     const roles = rolesOf(config);
     const coordination = await openCoordination(config);
     closers.push(() => coordination.close());
+    // Several processes on one store: endpoint changes travel through the coordination, so each caches.
+    if (coordination.endpointChanges) store.shareEndpointChanges?.(coordination.endpointChanges);
     // Several gateways must share one artifacts directory (LAUNCH_ARTIFACTS_DIR on a shared volume).
     const artifactsDir = config.artifactsDir ? resolve(config.artifactsDir) : join(dataDir, "artifacts");
     const artifacts: ArtifactStore = new FilesystemArtifactStore(artifactsDir);

@@ -69,6 +69,22 @@ export function coordinationSuite(name: string, open: () => Promise<Coordination
       expect((await c.workers.list(e)).map((w) => w.id)).toEqual([beating.id]);
     });
 
+    it("carries endpoint changes to every subscriber when there are several processes", async () => {
+      const bus = c.endpointChanges;
+      if (!bus) return; // one process: its store caches on its own, nothing to carry
+      const other = await open();
+      try {
+        const heard: (string | null)[] = [];
+        other.endpointChanges?.subscribe((id) => heard.push(id));
+        await sleep(200); // the subscription is confirmed asynchronously
+        bus.publish("end_changed");
+        for (let i = 0; i < 50 && heard.length === 0; i++) await sleep(20);
+        expect(heard).toEqual(["end_changed"]);
+      } finally {
+        await other.close();
+      }
+    });
+
     it("gives a lease to one holder at a time, renews it, and hands it over when it runs out", async () => {
       const lease = `controller-${Math.random().toString(36).slice(2, 8)}`;
       expect(await c.leases.acquire(lease, "a", 300)).toBe(true);

@@ -7,9 +7,13 @@
  * - `LeaderLease`: a named lease held by one holder at a time for `ttlMs`, renewed by its holder; when
  *   the holder dies, another process acquires it once the lease runs out.
  *
+ * - `endpointChanges`: "this endpoint changed" messages, so that every process may cache endpoints.
+ *
  * Adapters: `memory.ts` (one process: the single-node default) and `redis.ts` (several processes, with
  * the Redis queue). Both run `coordination.suite.ts`.
  */
+
+import type { EndpointChangeBus } from "../store/port.js";
 
 /** An external worker as registered. */
 export interface RegisteredWorker {
@@ -58,5 +62,10 @@ export interface LeaderLease {
 export interface Coordination {
   readonly workers: WorkerRegistry;
   readonly leases: LeaderLease;
+  /**
+   * "This endpoint changed", between processes, so that each may cache endpoints (`Store.
+   * shareEndpointChanges`). Absent when there is only one process (its store caches on its own).
+   */
+  readonly endpointChanges?: EndpointChangeBus;
   close(): Promise<void>;
 }

@@ -8,10 +8,14 @@
  * - `<prefix>:lease:<name>`: the holder of a leader lease, expiring after its TTL; taken and renewed by a
  *   script that checks the holder, so two processes never both hold it.
  *
+ * - channel `<prefix>:endpoint-changed`: an endpoint id per message (`endpointChanges`); a second connection
+ *   subscribes, and after it reconnects it tells its listeners to drop everything (messages may be lost).
+ *
  * Expiry uses Redis's own clock, the one clock every process shares. `ioredis` is loaded only when this
  * adapter is chosen.
  */
 import type { Redis } from "ioredis";
+import type { EndpointChangeBus } from "../store/port.js";
 import type { Coordination, LeaderLease, RegisteredWorker, WorkerRegistry } from "./port.js";
 
 const ACQUIRE = `
@@ -36,10 +40,37 @@ export interface RedisCoordinationOptions {
 export class RedisCoordination implements Coordination {
   readonly workers: WorkerRegistry;
   readonly leases: LeaderLease;
+  readonly endpointChanges: EndpointChangeBus;
   readonly #redis: Redis;
+  #subscriber: Redis | undefined;
 
   private constructor(redis: Redis, prefix: string) {
     this.#redis = redis;
+    const changedChannel = `${prefix}:endpoint-changed`;
+    const listeners: ((id: string | null) => void)[] = [];
+    this.endpointChanges = {
+      publish: (id) => {
+        // A lost message is bounded by the store's cache age; never fail a write for it.
+        redis.publish(changedChannel, id).catch(() => {});
+      },
+      subscribe: (listener) => {
+        listeners.push(listener);
+        if (this.#subscriber) return;
+        const subscriber = redis.duplicate();
+        this.#subscriber = subscriber;
+        subscriber.on("error", () => {});
+        let connectedOnce = false;
+        subscriber.on("ready", () => {
+          // After a reconnect, messages sent meanwhile are lost: drop everything.
+          if (connectedOnce) for (const l of listeners) l(null);
+          connectedOnce = true;
+        });
+        subscriber.on("message", (_channel: string, id: string) => {
+          for (const l of listeners) l(id);
+        });
+        subscriber.subscribe(changedChannel).catch(() => {});
+      },
+    };
     const workerKey = (id: string) => `${prefix}:worker:${id}`;
     const endpointKey = (id: string) => `${prefix}:endpoint-workers:${id}`;
     const leaseKey = (name: string) => `${prefix}:lease:${name}`;
@@ -113,6 +144,7 @@ export class RedisCoordination implements Coordination {
   }
 
   async close(): Promise<void> {
+    this.#subscriber?.disconnect();
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 }

@@ -139,9 +139,26 @@ export interface BundleListQuery {
 /** The fields of an endpoint a write may change. */
 export type EndpointChanges = Partial<Pick<EndpointRecord, "status" | "statusReason" | "spec">>;
 
+/**
+ * Carries "this endpoint changed" between the processes that share a store (the coordination port's
+ * Redis adapter), so that each may cache endpoints. `null` means "anything may have changed" (the
+ * channel was interrupted): drop everything.
+ */
+export interface EndpointChangeBus {
+  publish(endpointId: string): void;
+  subscribe(listener: (endpointId: string | null) => void): void;
+}
+
 export interface Store {
   readonly capabilities: StoreCapabilities;
   /** Opens connections and applies pending migrations (under a lock where the engine has one). */
+  /**
+   * A store shared by several processes caches no endpoint by default (another process may change it).
+   * Given a bus, it caches them, publishes its own endpoint writes and drops what others publish; a
+   * cached endpoint is also dropped after a few seconds whatever happens, so a lost message cannot keep
+   * it stale for long. Optional: adapters that are one process's only do not need it.
+   */
+  shareEndpointChanges?(bus: EndpointChangeBus): void;
   ready(): Promise<void>;
   close(): Promise<void>;
 

@@ -6,8 +6,10 @@
  *
  * Read caches (rows, so every read still builds a fresh record):
  * - bundles are immutable once inserted: `getBundle` keeps up to `cache.bundles` of them;
- * - endpoints are kept (`getEndpoint`, up to `cache.endpoints`) only when this process is the store's
- *   single writer (`capabilities.multiProcess === false`); every write here goes through the cache (an
+ * - endpoints are kept (`getEndpoint`, up to `cache.endpoints`) when this process is the store's single
+ *   writer (`capabilities.multiProcess === false`), or when several processes share endpoint changes
+ *   through a bus (`shareEndpointChanges`; kept at most `SHARED_ENDPOINT_MAX_AGE_MS` then); every write
+ *   here goes through the cache (an
  *   update or delete is visible to the next read at once). With several processes, every read goes to SQL.
  * - keys are never cached: `launch keys revoke` writes from another process and must take effect at once.
  */
@@ -17,6 +19,7 @@ import { type LockedTransaction, type MigrateResult, type Migration, migrate } f
 import type {
   BundleListQuery,
   BundleRecord,
+  EndpointChangeBus,
   EndpointChanges,
   EndpointListQuery,
   EndpointRecord,
@@ -31,6 +34,9 @@ import { type BundlesTable, type Database, ENDPOINT_NAME_INDEX, type EndpointsTa
 
 /** `touchKey` writes at most once per this many milliseconds per key. */
 export const TOUCH_INTERVAL_MS = 60_000;
+
+/** With several processes, cached endpoints are all dropped this often, whatever the bus says. */
+export const SHARED_ENDPOINT_MAX_AGE_MS = 5_000;
 
 /** Default bounds of the read caches. */
 export const DEFAULT_CACHE = Object.freeze({ bundles: 1_024, endpoints: 4_096 });
@@ -62,7 +68,10 @@ export class SqlStore implements Store {
   #closed = false;
   readonly #bundleRows: RowCache<BundlesTable> | undefined;
   /** Only when this process is the single writer (see the file comment). */
-  readonly #endpointRows: RowCache<EndpointsTable> | undefined;
+  #endpointRows: RowCache<EndpointsTable> | undefined;
+  /** With several processes: how endpoint changes reach the others (`shareEndpointChanges`). */
+  #endpointBus: EndpointChangeBus | undefined;
+  #endpointExpiry: NodeJS.Timeout | undefined;
   /** Goes up before every endpoint write: a read that overlapped a write does not fill the cache. */
   #endpointWrites = 0;
 
@@ -100,9 +109,30 @@ export class SqlStore implements Store {
     await this.#ready;
   }
 
+  shareEndpointChanges(bus: EndpointChangeBus): void {
+    if (!this.capabilities.multiProcess || this.#endpointBus) return;
+    const max = this.#options.cache?.endpoints ?? DEFAULT_CACHE.endpoints;
+    if (max <= 0) return;
+    const cache = new RowCache<EndpointsTable>(max);
+    // Each drop counts as a write, so a read that overlapped it does not put the old row back.
+    bus.subscribe((id) => {
+      this.#endpointWrites++;
+      if (id === null) cache.clear();
+      else cache.delete(id);
+    });
+    this.#endpointExpiry = setInterval(() => {
+      this.#endpointWrites++;
+      cache.clear();
+    }, SHARED_ENDPOINT_MAX_AGE_MS);
+    this.#endpointExpiry.unref();
+    this.#endpointBus = bus;
+    this.#endpointRows = cache;
+  }
+
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#endpointExpiry);
     this.#bundleRows?.clear();
     this.#endpointRows?.clear();
     await this.db.destroy();
@@ -295,11 +325,14 @@ export class SqlStore implements Store {
         .returningAll()
         .executeTakeFirst();
     } catch (error) {
+      // It may have been written all the same (a connection lost after the commit).
       this.#endpointRows?.delete(id);
+      this.#endpointBus?.publish(id);
       throw error;
     }
     // Gone or changed by someone else: nothing kept, the next read goes to SQL.
     this.#written(write, id, row);
+    if (row) this.#endpointBus?.publish(id);
     return row && endpointFromRow(row);
   }
 
@@ -311,6 +344,7 @@ export class SqlStore implements Store {
       return result.numDeletedRows > 0n;
     } finally {
       this.#endpointRows?.delete(id);
+      this.#endpointBus?.publish(id);
     }
   }
 
