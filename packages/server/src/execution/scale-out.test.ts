@@ -167,7 +167,13 @@ describe.skipIf(!services)("scaled out on PostgreSQL and Redis", () => {
     // Two controllers: the first holds the lease; the second stands by and must take over when it dies.
     const controller = await startServer("controller-1", "controller");
     await startServer("controller-2", "controller");
-    await startServer("dispatcher", "dispatcher");
+    const dispatcher = await startServer("dispatcher", "dispatcher");
+    // A process without the gateway role serves health and metrics only.
+    expect((await fetch(`${dispatcher.url}/metrics`)).status).toBe(200);
+    expect(
+      (await fetch(`${dispatcher.url}/v1/model-endpoints`, { headers: { authorization: "Basic eDo=" } }))
+        .status,
+    ).toBe(404);
     const a = routeCaller(gatewayA.url);
     const b = routeCaller(gatewayB.url);
 
