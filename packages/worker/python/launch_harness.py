@@ -37,6 +37,7 @@ import sys
 import threading
 import traceback
 import types
+import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -286,6 +287,9 @@ def run_predict(predict, request):
         url = request.get("url")
         args = request.get("args")
         if url:
+            # Only the web: file: and other schemes would read this host's files.
+            if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+                return {"ok": False, "error": "url must be an http or https URL", "traceback": None}
             with urllib.request.urlopen(url, timeout=URL_TIMEOUT_SECONDS) as response:
                 output = predict(response.read())
         elif args is not None:

@@ -39,10 +39,12 @@ export function checkPredictRequest(body: PredictRequest): CheckedPredictRequest
   const hasArgs = body.args !== undefined && body.args !== null;
   const url = body.url ?? undefined;
   if (url !== undefined) {
-    if (!URL.canParse(url)) {
+    // Only the web: a file: (or any other) URL would let a task read the worker host's files.
+    const scheme = URL.canParse(url) ? new URL(url).protocol : undefined;
+    if (scheme !== "http:" && scheme !== "https:") {
       issues.push({
         loc: ["body", "url"],
-        msg: `url is ${JSON.stringify(url.slice(0, 200))}; expected an absolute URL of a JSON input, like "https://example.com/input.json"`,
+        msg: `url is ${JSON.stringify(url.slice(0, 200))}; expected an absolute http or https URL of the input, like "https://example.com/input.json"`,
         type: "value_error",
       });
     }

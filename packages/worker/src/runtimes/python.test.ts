@@ -119,6 +119,11 @@ describe("PythonRuntime (the harness run by the host's python3)", () => {
       await model.start();
       const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/input`;
       expect(await model.predict({ url })).toMatchObject({ ok: true, output: { length: 6, text: "héllo" } });
+      // Only the web: a file: URL would read this host's files.
+      expect(await model.predict({ url: "file:///etc/passwd" })).toMatchObject({
+        ok: false,
+        error: "url must be an http or https URL",
+      });
     } finally {
       server.close();
     }

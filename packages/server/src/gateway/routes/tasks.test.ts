@@ -199,6 +199,10 @@ describe("POST /v1/async-tasks", () => {
     const badUrl = await submit(team, endpointId, { url: "not a url" });
     expect(badUrl.status).toBe(422);
     expect(badUrl.body.detail[0].loc).toEqual(["body", "url"]);
+    // A file: URL would let a task read the worker host's files.
+    const fileUrl = await submit(team, endpointId, { url: "file:///etc/passwd" });
+    expect(fileUrl.status).toBe(422);
+    expect(fileUrl.body.detail[0].msg).toContain("expected an absolute http or https URL");
     const noEndpoint = await server.request("POST", "/v1/async-tasks", { key: team.key, body: { args: 1 } });
     expect(noEndpoint.status).toBe(422);
     expect(noEndpoint.body.detail[0].loc).toEqual(["query", "model_endpoint_id"]);
