@@ -149,8 +149,8 @@ export class ExternalWorkerService {
     workerId: string,
     items: { id: string; token: string; outcome: TaskOutcome }[],
   ): Promise<{ recorded: number }> {
-    const worker = await this.#worker(caller, workerId, { allowGone: true });
-    const deps = { queue: this.#deps.queue, artifacts: this.#deps.artifacts, owner: worker.owner };
+    await this.#worker(caller, workerId, { allowGone: true });
+    const deps = { queue: this.#deps.queue, artifacts: this.#deps.artifacts };
     // All at once: the queue pipelines them (one round trip to Redis for the batch).
     const done = await Promise.all(
       items.map(({ id, token, outcome }) => recordOutcome(deps, id, token, outcome)),

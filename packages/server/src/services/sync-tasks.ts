@@ -93,7 +93,7 @@ export class SyncTaskService {
     // Plain args may go straight to a runnable image's model server (see `worker-forward.ts`).
     if (checked.url === undefined && !checked.returnPickled) request.modelBody = JSON.stringify(checked.args);
     let response = await forwardPredict(request);
-    if (checked.returnPickled) response = await this.#storePickled(endpoint, response);
+    if (checked.returnPickled) response = await this.#storePickled(caller, response);
     // Hooks get the model's own output (a callback body is the same whatever `results_as_string` says).
     this.#afterSyncTask(endpoint, caller, checked, response);
     return this.#deps.config.resultsAsString ? outputsAsStrings(response) : response;
@@ -135,7 +135,7 @@ export class SyncTaskService {
    * The worker answers a pickled output as `{"result_pickle": <base64>}` (an internal shape); it is
    * stored like an async task's and the client gets `{"result_url": …}`.
    */
-  async #storePickled(endpoint: EndpointRecord, response: string): Promise<string> {
+  async #storePickled(caller: Caller, response: string): Promise<string> {
     const parsed = JSON.parse(response) as {
       status?: string;
       result?: { result_pickle?: unknown };
@@ -148,7 +148,8 @@ export class SyncTaskService {
       const error = "return_pickled is not available: this server has no artifact store for results.";
       return JSON.stringify({ status: "FAILURE", result: null, traceback: error, status_code: null, error });
     }
-    const resultUrl = await storePickledResult(artifacts, endpoint.owner, newId("task"), pickle);
+    // The caller's team owns it (with public_inference, not necessarily the endpoint's).
+    const resultUrl = await storePickledResult(artifacts, caller.teamId, newId("task"), pickle);
     return JSON.stringify({
       status: "SUCCESS",
       result: { result_url: resultUrl },

@@ -1,12 +1,12 @@
 /**
  * What every kind of worker (local processes fed by `execution/task-feeder.ts`, external ones through
  * `gateway/routes/workers.ts`) needs from the queue: a leased task in the worker's terms, and the
- * recording of how a task ended (a pickled output is stored as an artifact first).
+ * recording of how a task ended (a pickled output is stored as an artifact first, under the task's team).
  */
 import type { TaskOutcome, WorkerTask } from "@launch/protocol";
 import type { ArtifactStore } from "../artifacts/port.js";
 import type { LeasedTask, TaskQueue } from "../queue/port.js";
-import { storePickledResult } from "./pickled-results.js";
+import { deletePickledResult, storePickledResult } from "./pickled-results.js";
 import type { TaskPayload } from "./task-payload.js";
 
 /** A leased task as a worker receives it: the predict request, without its callback part. */
@@ -25,8 +25,6 @@ export function toWorkerTask(task: LeasedTask): WorkerTask {
 export interface RecordOutcomeDeps {
   queue: TaskQueue;
   artifacts: ArtifactStore;
-  /** The endpoint's team, which owns its pickled results. */
-  owner: string;
 }
 
 /**
@@ -48,9 +46,12 @@ export async function recordOutcome(
   if (outcome.pickled === undefined) {
     return queue.complete(id, token, { output: outcome.output, statusCode: outcome.statusCode });
   }
+  // The task's own team owns its result (with public_inference it may not be the endpoint's team).
+  const task = await queue.get(id);
+  if (task?.status !== "STARTED") return false;
   let resultUrl: string;
   try {
-    resultUrl = await storePickledResult(deps.artifacts, deps.owner, id, outcome.pickled);
+    resultUrl = await storePickledResult(deps.artifacts, task.owner, id, outcome.pickled);
   } catch (error) {
     const message = `The pickled output could not be stored: ${(error as Error).message}`;
     const result = await queue.fail(
@@ -61,5 +62,12 @@ export async function recordOutcome(
     );
     return result !== "lease_lost";
   }
-  return queue.complete(id, token, { output: null, statusCode: outcome.statusCode, resultUrl });
+  const recorded = await queue.complete(id, token, {
+    output: null,
+    statusCode: outcome.statusCode,
+    resultUrl,
+  });
+  // Another attempt won: its result stays, this one's file goes.
+  if (!recorded) await deletePickledResult(deps.artifacts, resultUrl);
+  return recorded;
 }
