@@ -22,7 +22,9 @@ export function rolesOf(config: Pick<LaunchConfig, "roles">): Set<Role> {
 /**
  * The problems of the roles setting together with the others, each naming the variable; empty when fine.
  */
-export function roleIssues(config: Pick<LaunchConfig, "roles" | "orchestration">): ValidationIssue[] {
+export function roleIssues(
+  config: Pick<LaunchConfig, "roles" | "orchestration" | "queue" | "store">,
+): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
   const loc = ["env", "LAUNCH_ROLES"];
   const unknown = config.roles.filter((r) => r !== "all" && !(ROLES as readonly string[]).includes(r));
@@ -43,6 +45,13 @@ export function roleIssues(config: Pick<LaunchConfig, "roles" | "orchestration">
     return issues;
   }
   const roles = rolesOf(config);
+  if (roles.size < ROLES.length && (config.queue !== "redis" || config.store !== "postgres")) {
+    issues.push({
+      loc,
+      msg: "LAUNCH_ROLES splits the roles across processes, which must then share their state: set LAUNCH_STORE=postgres and LAUNCH_QUEUE=redis (the embedded store and queue belong to one process)",
+      type: "value_error",
+    });
+  }
   if (config.orchestration === "local" && !(roles.has("gateway") && roles.has("controller"))) {
     issues.push({
       loc,
@@ -54,7 +63,7 @@ export function roleIssues(config: Pick<LaunchConfig, "roles" | "orchestration">
 }
 
 /** Throws a `validation_failed` LaunchError listing the role problems. */
-export function checkRoles(config: Pick<LaunchConfig, "roles" | "orchestration">): void {
+export function checkRoles(config: Pick<LaunchConfig, "roles" | "orchestration" | "queue" | "store">): void {
   const issues = roleIssues(config);
   if (issues.length > 0) throw LaunchError.validation(issues);
 }
