@@ -49,6 +49,12 @@ export interface WorkerInit {
   python?: string;
   /** How long installing a Python bundle's requirements may take, in seconds. Default 300. */
   pythonInstallTimeoutSeconds?: number;
+  /**
+   * When set, the worker's sync port answers predictions only to requests carrying it in the
+   * `x-launch-worker-token` header (external workers listen beyond loopback; gateways learn it at
+   * registration). Absent for local workers, which listen on 127.0.0.1.
+   */
+  syncToken?: string;
   /** How many tasks the worker runs at once. */
   concurrency: number;
   /** Port for sync and streaming requests; 0 picks a free one. */

@@ -13,7 +13,12 @@ export {
 export { consoleLog, WORKER_LOG_PREFIX, type WorkerLog } from "./process/log.js";
 export { NO_IPC_MESSAGE } from "./process/main.js";
 export { syncResponseBody } from "./process/sync-body.js";
-export { parseRequest, SyncServer, type SyncServerOptions } from "./process/sync-server.js";
+export {
+  parseRequest,
+  SyncServer,
+  type SyncServerOptions,
+  WORKER_TOKEN_HEADER,
+} from "./process/sync-server.js";
 export { TaskRunner, type TaskRunnerOptions } from "./process/task-runner.js";
 export {
   imageFlavor,

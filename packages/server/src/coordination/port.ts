@@ -26,6 +26,8 @@ export interface RegisteredWorker {
   /** The model's own server when it has one (runnable images), for sync requests straight to it. */
   modelUrl: string | null;
   modelPredictRoute: string | null;
+  /** What gateways send in `x-launch-worker-token` to the worker's sync port (a secret; never shown). */
+  syncToken?: string | null;
   concurrency: number;
   hostname: string;
   pid: number | null;

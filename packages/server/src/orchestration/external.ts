@@ -10,6 +10,7 @@
  * other worker of it is alive.
  */
 import { LaunchError } from "@launch/protocol";
+import { WORKER_TOKEN_HEADER } from "@launch/worker";
 import type { WorkerRegistry } from "../coordination/port.js";
 import { transition } from "../domain/endpoint-status.js";
 import type { Store } from "../store/port.js";
@@ -68,6 +69,7 @@ export class ExternalOrchestrator extends ImmediateOrchestrator {
             else this.#inFlight.set(worker.id, left);
           },
         };
+        if (worker.syncToken) loan.headers = { [WORKER_TOKEN_HEADER]: worker.syncToken };
         if (worker.modelUrl) {
           loan.modelUrl = worker.modelUrl;
           loan.modelPredictRoute = worker.modelPredictRoute ?? "/predict";

@@ -32,6 +32,8 @@ export interface WorkerLoan {
   modelUrl?: string | undefined;
   /** The model server's predict route, with `modelUrl`. */
   modelPredictRoute?: string | undefined;
+  /** Headers the worker's HTTP port expects with each request (an external worker's sync token). */
+  headers?: Record<string, string> | undefined;
   release(): void;
 }
 

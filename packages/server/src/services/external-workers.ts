@@ -45,6 +45,8 @@ export interface WorkerRegistration {
   hostname?: string;
   model_url?: string | null;
   model_predict_route?: string | null;
+  /** The secret the worker's sync port expects from gateways (`x-launch-worker-token`). */
+  sync_token?: string | null;
 }
 
 export interface HeldLease {
@@ -109,6 +111,7 @@ export class ExternalWorkerService {
       url: body.url.replace(/\/+$/, ""),
       modelUrl: body.model_url ?? null,
       modelPredictRoute: body.model_predict_route ?? null,
+      syncToken: body.sync_token ?? null,
       concurrency: body.concurrency,
       hostname: body.hostname ?? "",
       pid: body.pid ?? null,

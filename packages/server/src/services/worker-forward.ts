@@ -169,7 +169,8 @@ async function send(
       const response = await pool.request({
         method: "POST",
         path: modelRoute ?? path,
-        headers: JSON_HEADERS,
+        headers:
+          modelRoute === undefined && loan.headers ? { ...JSON_HEADERS, ...loan.headers } : JSON_HEADERS,
         body: modelRoute === undefined ? request.body : request.modelBody,
         signal: request.signal ?? null,
         ...call.timeouts(),

@@ -366,12 +366,19 @@ describe("external worker over HTTP", () => {
     expect(await gw.enqueue("tsk_1", { x: 2, y: "hello" })).toEqual({ ok: true, output: 7, statusCode: 200 });
     expect(gw.task("tsk_1")?.leases).toBe(1);
 
-    // The advertised URL is the worker's real sync port.
+    // The advertised URL is the worker's real sync port; it answers only with the token it registered.
+    expect(registration.sync_token).toMatch(/^[A-Za-z0-9_-]{32}$/);
     const sync = await fetch(`${registration.url as string}/predict`, {
       method: "POST",
+      headers: { "x-launch-worker-token": registration.sync_token as string },
       body: JSON.stringify({ args: { x: 2, y: "hello" } }),
     });
     expect(await sync.json()).toMatchObject({ status: "SUCCESS", result: { result: 7 } });
+    const stranger = await fetch(`${registration.url as string}/predict`, {
+      method: "POST",
+      body: JSON.stringify({ args: { x: 2, y: "hello" } }),
+    });
+    expect(stranger.status).toBe(401);
 
     expect(existsSync(join(dir, "cache", ".artifacts", "bun_doc.zip"))).toBe(true);
     expect(gw.artifactDownloads).toBe(1);

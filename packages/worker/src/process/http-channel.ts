@@ -15,6 +15,7 @@
  * - `start_failed` → `POST /v1/workers/start-failed`.
  * - `close()` (the worker stopped) → `DELETE /v1/workers/{id}`.
  */
+import { randomBytes } from "node:crypto";
 import { stat } from "node:fs/promises";
 import { hostname as osHostname } from "node:os";
 import { join } from "node:path";
@@ -147,6 +148,8 @@ export class HttpChannel implements WorkerChannel {
       concurrency: options.concurrency ?? bootstrap.concurrency,
       httpPort: options.httpPort ?? 0,
       httpHost: options.httpHost ?? "127.0.0.1",
+      // Gateways learn it at registration; nobody else can run the model through this worker's port.
+      syncToken: randomBytes(24).toString("base64url"),
       readinessMarginSeconds: options.readinessMarginSeconds ?? DEFAULT_READINESS_MARGIN_SECONDS,
       drainGraceMs: options.drainGraceMs ?? DEFAULT_DRAIN_GRACE_MS,
       heartbeatMs: Math.max(1, Math.round(bootstrap.heartbeatSeconds * 1000)),
@@ -315,6 +318,7 @@ export class HttpChannel implements WorkerChannel {
       concurrency: this.init.concurrency,
       pid: ready.pid,
       hostname: this.hostname,
+      sync_token: this.init.syncToken,
       // The model's own port listens on loopback: only a gateway on this host can use it.
       ...(modelUrl ? { model_url: modelUrl, model_predict_route: ready.modelPredictRoute ?? null } : {}),
     };

@@ -7,6 +7,7 @@
  * - `GET /healthz`, `GET /readyz` → 200 (`/readyz` answers 503 once the worker is draining).
  * A body that is not a JSON object answers 400 `{detail}`. Keep-alive is on.
  */
+import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { PredictInput, Runtime } from "../runtimes/port.js";
@@ -19,7 +20,12 @@ export interface SyncServerOptions {
   log: WorkerLog;
   /** The interface to listen on. Default "127.0.0.1". */
   host?: string;
+  /** When set, predictions need this in the `x-launch-worker-token` header (401 otherwise). */
+  token?: string;
 }
+
+/** The header a gateway sends a worker's sync token in. */
+export const WORKER_TOKEN_HEADER = "x-launch-worker-token";
 
 const JSON_TYPE = "application/json";
 const HEALTHY = '{"status":"ok"}';
@@ -99,6 +105,16 @@ export class SyncServer {
     const query = url.indexOf("?");
     const path = query < 0 ? url : url.slice(0, query);
     if (req.method === "POST" && (path === "/predict" || path === "/stream")) {
+      if (
+        this.options.token !== undefined &&
+        !sameToken(req.headers[WORKER_TOKEN_HEADER], this.options.token)
+      ) {
+        reply(res, 401, {
+          detail: `This worker answers only its gateways (${WORKER_TOKEN_HEADER} missing or wrong).`,
+        });
+        req.resume();
+        return;
+      }
       if (this.draining) {
         reply(res, 503, { detail: "This worker is draining; send the request to another worker." }, true);
         req.resume();
@@ -258,4 +274,12 @@ function reply(res: ServerResponse, status: number, value: unknown, close = fals
   if (close) headers.connection = "close";
   res.writeHead(status, headers);
   res.end(body);
+}
+
+/** Constant-time comparison of a received token with the expected one. */
+function sameToken(received: string | string[] | undefined, expected: string): boolean {
+  if (typeof received !== "string") return false;
+  const a = Buffer.from(received);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -222,7 +222,12 @@ class Worker {
     if (this.stopRequested) return this.stopBeforeReady();
     if (this.phase !== "starting") return; // the model died meanwhile: crashed() took over
     const host = init.httpHost ?? "127.0.0.1";
-    const server = new SyncServer({ runtime, log: this.log, host });
+    const server = new SyncServer({
+      runtime,
+      log: this.log,
+      host,
+      ...(init.syncToken === undefined ? {} : { token: init.syncToken }),
+    });
     this.server = server;
     let port: number;
     try {

@@ -13,13 +13,19 @@ let server: TestServer;
 let team: TestTeam;
 let fakeWorker: Server;
 let fakeWorkerUrl: string;
+const SYNC_TOKEN = "sync-token-of-the-test-worker";
 
 beforeAll(async () => {
   server = await startTestServer({
     overrides: { orchestration: "external", workerHeartbeatSeconds: 1, taskLeaseSeconds: 30 },
   });
   team = await newTeam(server);
+  // Like a real external worker's sync port, it answers only requests carrying its registered token.
   fakeWorker = createServer((req, res) => {
+    if (req.headers["x-launch-worker-token"] !== SYNC_TOKEN) {
+      res.writeHead(401).end();
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -45,7 +51,14 @@ afterAll(async () => {
 async function register(endpointId: string, key = team.key): Promise<string> {
   const res = await server.request("POST", "/v1/workers", {
     key,
-    body: { endpoint_id: endpointId, url: fakeWorkerUrl, concurrency: 2, pid: 123, hostname: "host-a" },
+    body: {
+      endpoint_id: endpointId,
+      url: fakeWorkerUrl,
+      concurrency: 2,
+      pid: 123,
+      hostname: "host-a",
+      sync_token: SYNC_TOKEN,
+    },
   });
   expect(res.status, JSON.stringify(res.body)).toBe(200);
   return res.body.worker_id;
@@ -173,7 +186,7 @@ describe("external worker routes", () => {
     expect(view.body.status).toBe("PENDING");
   });
 
-  it("sends sync requests to a registered worker's URL", async () => {
+  it("sends sync requests to a registered worker's URL, with its token", async () => {
     const endpointId = await newTeamEndpoint(server, team, { endpoint_type: "sync" });
     await register(endpointId);
     const res = await server.request("POST", `/v1/sync-tasks?model_endpoint_id=${endpointId}`, {
