@@ -25,6 +25,7 @@ while it is unpickled, before any Python error can be raised).
 """
 
 import base64
+import fcntl
 import importlib
 import io
 import json
@@ -32,6 +33,7 @@ import opcode
 import os
 import pickle
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -93,33 +95,16 @@ def requirement_satisfied(requirement):
         return True
 
 
-def ensure_requirements(spec):
-    requirements = [r for r in (spec.get("requirements") or []) if isinstance(r, str) and r.strip()]
-    missing = [r for r in requirements if not requirement_satisfied(r)]
-    if not missing:
-        return
-    if os.environ.get("LAUNCH_HARNESS_IN_VENV") == "1":
-        fail_start(
-            "the bundle's requirements are still missing after installing them into %s: %s"
-            % (sys.prefix, ", ".join(missing)),
-            EXIT_REQUIREMENTS,
-        )
-    venv_dir = spec.get("venv_dir")
-    if not venv_dir:
-        fail_start(
-            "the bundle requires packages that are not installed for %s and no virtualenv directory "
-            "was given to install them: %s" % (sys.executable, ", ".join(missing)),
-            EXIT_REQUIREMENTS,
-        )
-    python = os.path.join(venv_dir, "bin", "python")
-    timeout = float(spec.get("install_timeout_seconds") or 300)
+def install_requirements(venv_dir, python, missing, timeout):
+    """Makes the virtualenv afresh (a half-made one from a crash is removed first) and installs `missing`."""
     note("installing %s into the per-bundle virtualenv %s" % (", ".join(missing), venv_dir))
     try:
-        if not os.path.exists(python):
-            subprocess.run(
-                [sys.executable, "-m", "venv", "--system-site-packages", venv_dir],
-                check=True, capture_output=True, text=True, timeout=timeout,
-            )
+        if os.path.exists(venv_dir):
+            shutil.rmtree(venv_dir)
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--system-site-packages", venv_dir],
+            check=True, capture_output=True, text=True, timeout=timeout,
+        )
         subprocess.run(
             [python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input", "-q",
              "--retries", "1", "--timeout", "15", *missing],
@@ -141,6 +126,37 @@ def ensure_requirements(spec):
         )
     except OSError as error:
         fail_start("could not create the virtualenv %s: %s" % (venv_dir, error), EXIT_REQUIREMENTS)
+
+
+def ensure_requirements(spec):
+    requirements = [r for r in (spec.get("requirements") or []) if isinstance(r, str) and r.strip()]
+    missing = [r for r in requirements if not requirement_satisfied(r)]
+    if not missing:
+        return
+    if os.environ.get("LAUNCH_HARNESS_IN_VENV") == "1":
+        fail_start(
+            "the bundle's requirements are still missing after installing them into %s: %s"
+            % (sys.prefix, ", ".join(missing)),
+            EXIT_REQUIREMENTS,
+        )
+    venv_dir = spec.get("venv_dir")
+    if not venv_dir:
+        fail_start(
+            "the bundle requires packages that are not installed for %s and no virtualenv directory "
+            "was given to install them: %s" % (sys.executable, ", ".join(missing)),
+            EXIT_REQUIREMENTS,
+        )
+    python = os.path.join(venv_dir, "bin", "python")
+    timeout = float(spec.get("install_timeout_seconds") or 300)
+    marker = os.path.join(venv_dir, ".launch-installed")
+    os.makedirs(os.path.dirname(venv_dir) or ".", exist_ok=True)
+    # Workers of one bundle on this host share its virtualenv: one installs while the others wait.
+    with open(venv_dir + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(marker):
+            install_requirements(venv_dir, python, missing, timeout)
+            with open(marker, "w") as done:
+                done.write("\n".join(missing) + "\n")
     note("requirements installed; restarting under %s" % python)
     env = dict(os.environ, LAUNCH_HARNESS_IN_VENV="1")
     os.execve(python, [python, "-u", os.path.abspath(__file__)], env)

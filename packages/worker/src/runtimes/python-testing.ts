@@ -7,7 +7,21 @@ import { cpSync, existsSync, mkdirSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { fixturePath } from "../fixtures.js";
 
-export type BundleVariant = "doc" | "raises" | "app_config" | "callable" | "bytes" | "output";
+export type BundleVariant =
+  | "doc"
+  | "raises"
+  | "app_config"
+  | "callable"
+  | "bytes"
+  | "output"
+  | "requires_pkg";
+
+/** Writes the `launch_test_pkg` wheel (VALUE = 42) into `dir`, for installs without a package index. */
+export function writeTestWheel(dir: string): void {
+  execFileSync("python3", [fixturePath("python/make_bundle.py"), "--wheel", dir], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+}
 
 /** Writes `variant` (see fixtures/python/make_bundle.py) pickled by `python` to `out`. */
 export function pickleBundle(

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -7,7 +7,14 @@ import type { CloudpickleArtifactFlavor, ZipArtifactFlavor } from "@launch/proto
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { NO_INPUT_ERROR } from "./port.js";
 import { PythonRuntime, type PythonRuntimeOptions } from "./python.js";
-import { hostPythonMinor, otherPython, pickleBundle, unpickleBase64, zipModelDir } from "./python-testing.js";
+import {
+  hostPythonMinor,
+  otherPython,
+  pickleBundle,
+  unpickleBase64,
+  writeTestWheel,
+  zipModelDir,
+} from "./python-testing.js";
 
 const scratch = mkdtempSync(join(tmpdir(), "launch-python-"));
 const started: PythonRuntime[] = [];
@@ -173,6 +180,31 @@ describe("PythonRuntime (the harness run by the host's python3)", () => {
     );
     expect(error?.message).not.toContain("cloudpickle,");
   }, 90_000);
+
+  it("installs missing requirements into the bundle's virtualenv, once for all its workers", async () => {
+    const wheels = join(scratch, "wheels");
+    mkdirSync(wheels, { recursive: true });
+    writeTestWheel(wheels);
+    // pip's own settings reach the harness: here, a local wheel directory instead of an index.
+    process.env.PIP_FIND_LINKS = wheels;
+    process.env.PIP_NO_INDEX = "1";
+    try {
+      const venvDir = join(scratch, "venvs", "bun_requires");
+      const flavor = cloudpickleFlavor({ requirements: ["launch-test-pkg==1.0.0"] });
+      const artifact = pickled("requires_pkg");
+      const [a, b] = [runtime({ flavor, artifact, venvDir }), runtime({ flavor, artifact, venvDir })];
+      await Promise.all([a.start(), b.start()]);
+      expect(await a.predict({ args: { x: 1 } })).toMatchObject({ ok: true, output: 43 });
+      expect(await b.predict({ args: { x: 2 } })).toMatchObject({ ok: true, output: 44 });
+      // Both run in the virtualenv; only the first to take its lock installed into it.
+      const lines = [...a.logs(), ...b.logs()];
+      expect(lines.filter((line) => line.includes("restarting under"))).toHaveLength(2);
+      expect(lines.filter((line) => line.includes("installing launch-test-pkg==1.0.0"))).toHaveLength(1);
+    } finally {
+      delete process.env.PIP_FIND_LINKS;
+      delete process.env.PIP_NO_INDEX;
+    }
+  }, 120_000);
 
   it("starts without installing when the requirements are already importable", async () => {
     const model = runtime({
