@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryCoordination } from "../coordination/memory.js";
+import type { LeaderLease } from "../coordination/port.js";
 import { CONTROLLER_LEASE, ControllerLease } from "./controller-lease.js";
 
 const log = { info: () => {}, warn: () => {} };
@@ -39,5 +40,24 @@ describe("ControllerLease", () => {
     now = 301;
     await new Promise((r) => setTimeout(r, 150));
     expect(b.leading).toBe(true);
+  });
+
+  it("stops acting on its own when it cannot renew in time, before a standby may take over", async () => {
+    let calls = 0;
+    const stuck: LeaderLease = {
+      // The first renewal succeeds; later ones hang (Redis unreachable, the process cut off).
+      acquire: () => {
+        calls += 1;
+        return calls === 1 ? Promise.resolve(true) : new Promise<boolean>(() => {});
+      },
+      release: async () => {},
+      holder: async () => undefined,
+    };
+    const lease = new ControllerLease({ leases: stuck, holder: "a", ttlMs: 300, log });
+    running.push(lease);
+    await lease.start();
+    expect(lease.leading).toBe(true);
+    await new Promise((r) => setTimeout(r, 350));
+    expect(lease.leading).toBe(false);
   });
 });

@@ -23,7 +23,9 @@ export interface ControllerLeaseOptions {
 
 export class ControllerLease {
   readonly #options: ControllerLeaseOptions;
-  #leading = false;
+  /** Until when this process may act: the start of its last successful renewal plus the TTL, less a margin. */
+  #leadingUntil = 0;
+  #wasLeading = false;
   #timer: NodeJS.Timeout | undefined;
   #stopped = false;
 
@@ -31,32 +33,45 @@ export class ControllerLease {
     this.#options = options;
   }
 
-  /** Whether this process is the acting controller. */
+  /**
+   * Whether this process is the acting controller. It stops acting on its own when it could not renew in
+   * time (a paused or cut-off process), before another process can have taken the lease over.
+   */
   get leading(): boolean {
-    return this.#leading;
+    return !this.#stopped && Date.now() < this.#leadingUntil;
   }
 
-  /** Tries at once, then every third of the TTL. */
+  /** Tries at once, then every third of the TTL (one renewal at a time). */
   async start(): Promise<void> {
     await this.#renew();
-    const every = Math.max(100, Math.floor(this.#options.ttlMs / 3));
-    this.#timer = setInterval(() => void this.#renew(), every);
-    this.#timer.unref();
+    this.#schedule();
   }
 
   /** Stops renewing and gives the lease up, so a standby controller takes over at once. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearInterval(this.#timer);
-    if (this.#leading) {
-      this.#leading = false;
+    clearTimeout(this.#timer);
+    if (this.#leadingUntil > 0) {
+      this.#leadingUntil = 0;
       await this.#options.leases.release(CONTROLLER_LEASE, this.#options.holder).catch(() => undefined);
     }
+  }
+
+  #schedule(): void {
+    if (this.#stopped) return;
+    this.#timer = setTimeout(
+      () => {
+        void this.#renew().finally(() => this.#schedule());
+      },
+      Math.max(100, Math.floor(this.#options.ttlMs / 3)),
+    );
+    this.#timer.unref();
   }
 
   async #renew(): Promise<void> {
     if (this.#stopped) return;
     const { leases, holder, ttlMs, log } = this.#options;
+    const began = Date.now();
     let held: boolean;
     try {
       held = await leases.acquire(CONTROLLER_LEASE, holder, ttlMs);
@@ -66,8 +81,10 @@ export class ControllerLease {
       log.warn({ err: error }, "could not renew the controller lease; standing by");
     }
     if (this.#stopped) return;
-    if (held && !this.#leading) log.info({ holder }, "this process is now the acting controller");
-    if (!held && this.#leading) log.warn({ holder }, "lost the controller lease; standing by");
-    this.#leading = held;
+    // The lease runs from when it was asked for; keep a tenth of it as a margin for clock drift.
+    this.#leadingUntil = held ? began + ttlMs - Math.ceil(ttlMs / 10) : 0;
+    if (held && !this.#wasLeading) log.info({ holder }, "this process is now the acting controller");
+    if (!held && this.#wasLeading) log.warn({ holder }, "lost the controller lease; standing by");
+    this.#wasLeading = held;
   }
 }
