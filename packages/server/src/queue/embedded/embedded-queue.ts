@@ -19,16 +19,8 @@ import { dirname } from "node:path";
 import { LaunchError, type TaskStatus } from "@launch/protocol";
 import type BetterSqlite3 from "better-sqlite3";
 import { failureBody, successBodyFromJson } from "../../callbacks/delivery-body.js";
-import type {
-  AttemptRecord,
-  CallbackOutbox,
-  ClaimedDelivery,
-  DeliveryListQuery,
-  DeliveryRecord,
-  NewAttempt,
-  NewDelivery,
-} from "../../callbacks/port.js";
 import { expiredMessage, leaseExpiredMessage } from "../messages.js";
+import { ForwardsToOutbox } from "../outbox-forwarding.js";
 import {
   type FailOptions,
   type FailOutcome,
@@ -75,7 +67,7 @@ export interface EmbeddedTaskQueueOptions {
  * await queue.ready();
  * const outbox: CallbackOutbox = queue;
  */
-export class EmbeddedTaskQueue implements TaskQueue, CallbackOutbox {
+export class EmbeddedTaskQueue extends ForwardsToOutbox implements TaskQueue {
   readonly capabilities: TaskQueueCapabilities = { multiProcess: false, notifiesWaiters: true };
 
   private db: BetterSqlite3.Database | undefined;
@@ -94,9 +86,11 @@ export class EmbeddedTaskQueue implements TaskQueue, CallbackOutbox {
   /** Queued and in-flight counts, moved by each committed write. */
   private readonly tally = new Tally();
   private readonly clock: () => number;
-  private readonly outbox: EmbeddedOutbox;
+  /** The callback outbox's logic; `ForwardsToOutbox` forwards the port to it. */
+  protected readonly outbox: EmbeddedOutbox;
 
   constructor(private readonly options: EmbeddedTaskQueueOptions) {
+    super();
     this.clock = options.clock ?? Date.now;
     this.outbox = new EmbeddedOutbox({
       write: (op) => this.write(() => op(this.deliverySql!)),
@@ -398,52 +392,6 @@ export class EmbeddedTaskQueue implements TaskQueue, CallbackOutbox {
       deliveriesLeft = deliveries === deliveryChunk && deliveriesPurged < limit;
     }
     return report;
-  }
-
-  // The callback outbox: see `embedded-outbox.ts`.
-
-  addDelivery(delivery: NewDelivery): Promise<DeliveryRecord> {
-    return this.outbox.addDelivery(delivery);
-  }
-
-  claimDue(max: number, claimMs: number, now?: number): Promise<ClaimedDelivery[]> {
-    return this.outbox.claimDue(max, claimMs, now);
-  }
-
-  recordAttempt(deliveryId: string, claimToken: string, attempt: NewAttempt): Promise<boolean> {
-    return this.outbox.recordAttempt(deliveryId, claimToken, attempt);
-  }
-
-  releaseClaim(deliveryId: string, claimToken: string): Promise<boolean> {
-    return this.outbox.releaseClaim(deliveryId, claimToken);
-  }
-
-  waitForDue(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    return this.outbox.waitForDue(timeoutMs, signal);
-  }
-
-  getDelivery(id: string): Promise<DeliveryRecord | undefined> {
-    return this.outbox.getDelivery(id);
-  }
-
-  listAttempts(deliveryId: string): Promise<AttemptRecord[]> {
-    return this.outbox.listAttempts(deliveryId);
-  }
-
-  listDeliveriesOfTask(taskId: string): Promise<DeliveryRecord[]> {
-    return this.outbox.listDeliveriesOfTask(taskId);
-  }
-
-  listDeliveries(query: DeliveryListQuery): Promise<DeliveryRecord[]> {
-    return this.outbox.listDeliveries(query);
-  }
-
-  replay(deliveryId: string, now?: number): Promise<DeliveryRecord | undefined> {
-    return this.outbox.replay(deliveryId, now);
-  }
-
-  replayFailed(endpointId: string, now?: number): Promise<number> {
-    return this.outbox.replayFailed(endpointId, now);
   }
 
   private write<T>(op: (sql: Statements) => T): Promise<T> {

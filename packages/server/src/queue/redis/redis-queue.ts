@@ -65,17 +65,9 @@ import { randomUUID } from "node:crypto";
 import { LaunchError, newId, type TaskStatus } from "@launch/protocol";
 import type { Redis, RedisOptions } from "ioredis";
 import { failureBody, successBodyFromJson } from "../../callbacks/delivery-body.js";
-import type {
-  AttemptRecord,
-  CallbackOutbox,
-  ClaimedDelivery,
-  DeliveryListQuery,
-  DeliveryRecord,
-  NewAttempt,
-  NewDelivery,
-} from "../../callbacks/port.js";
 import { NO_CALLBACK_URL } from "../embedded/embedded-outbox.js";
 import { expiredMessage, leaseExpiredMessage } from "../messages.js";
+import { ForwardsToOutbox } from "../outbox-forwarding.js";
 import {
   type FailOptions,
   type FailOutcome,
@@ -135,7 +127,7 @@ type Reply = string | number | null | Reply[];
  * await queue.ready();
  * const outbox: CallbackOutbox = queue;
  */
-export class RedisTaskQueue implements TaskQueue, CallbackOutbox {
+export class RedisTaskQueue extends ForwardsToOutbox implements TaskQueue {
   readonly capabilities: TaskQueueCapabilities = { multiProcess: true, notifiesWaiters: true };
 
   readonly prefix: string;
@@ -146,9 +138,11 @@ export class RedisTaskQueue implements TaskQueue, CallbackOutbox {
   private signals: RedisSignals | undefined;
   private opening: Promise<void> | undefined;
   private closed = false;
-  private readonly outbox: RedisOutbox;
+  /** The callback outbox's logic; `ForwardsToOutbox` forwards the port to it. */
+  protected readonly outbox: RedisOutbox;
 
   constructor(private readonly options: RedisTaskQueueOptions) {
+    super();
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
     if (!isRedisPrefix(this.prefix)) {
       throw new LaunchError(
@@ -513,52 +507,6 @@ export class RedisTaskQueue implements TaskQueue, CallbackOutbox {
       if (n < chunk) break;
     }
     return purged;
-  }
-
-  // The callback outbox: see `redis-outbox.ts`.
-
-  addDelivery(delivery: NewDelivery): Promise<DeliveryRecord> {
-    return this.outbox.addDelivery(delivery);
-  }
-
-  claimDue(max: number, claimMs: number, now?: number): Promise<ClaimedDelivery[]> {
-    return this.outbox.claimDue(max, claimMs, now);
-  }
-
-  recordAttempt(deliveryId: string, claimToken: string, attempt: NewAttempt): Promise<boolean> {
-    return this.outbox.recordAttempt(deliveryId, claimToken, attempt);
-  }
-
-  releaseClaim(deliveryId: string, claimToken: string): Promise<boolean> {
-    return this.outbox.releaseClaim(deliveryId, claimToken);
-  }
-
-  waitForDue(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
-    return this.outbox.waitForDue(timeoutMs, signal);
-  }
-
-  getDelivery(id: string): Promise<DeliveryRecord | undefined> {
-    return this.outbox.getDelivery(id);
-  }
-
-  listAttempts(deliveryId: string): Promise<AttemptRecord[]> {
-    return this.outbox.listAttempts(deliveryId);
-  }
-
-  listDeliveriesOfTask(taskId: string): Promise<DeliveryRecord[]> {
-    return this.outbox.listDeliveriesOfTask(taskId);
-  }
-
-  listDeliveries(query: DeliveryListQuery): Promise<DeliveryRecord[]> {
-    return this.outbox.listDeliveries(query);
-  }
-
-  replay(deliveryId: string, now?: number): Promise<DeliveryRecord | undefined> {
-    return this.outbox.replay(deliveryId, now);
-  }
-
-  replayFailed(endpointId: string, now?: number): Promise<number> {
-    return this.outbox.replayFailed(endpointId, now);
   }
 
   /** A pub/sub channel name. */
