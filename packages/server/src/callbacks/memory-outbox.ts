@@ -14,6 +14,7 @@ import {
   checkNewDelivery,
   checkNow,
 } from "../queue/validate-callbacks.js";
+import { addedDelivery, deliveryExists } from "./new-delivery.js";
 import type {
   AttemptRecord,
   CallbackOutbox,
@@ -61,27 +62,9 @@ export class MemoryCallbackOutbox implements CallbackOutbox {
 
   async addDelivery(delivery: NewDelivery): Promise<DeliveryRecord> {
     checkNewDelivery(delivery);
-    if (this.#entries.has(delivery.id)) {
-      throw new LaunchError("conflict", `delivery ${delivery.id} already exists`);
-    }
+    if (this.#entries.has(delivery.id)) throw deliveryExists(delivery.id);
     const pending = delivery.status === "pending";
-    const record: DeliveryRecord = {
-      id: delivery.id,
-      taskId: delivery.taskId,
-      endpointId: delivery.endpointId,
-      owner: delivery.owner,
-      event: delivery.event,
-      url: delivery.url,
-      auth: delivery.auth,
-      body: delivery.body,
-      status: delivery.status,
-      attempts: 0,
-      nextAttemptAt: pending ? delivery.createdAt : null,
-      lastError: pending ? null : (delivery.note ?? null),
-      lastStatusCode: null,
-      createdAt: delivery.createdAt,
-      deliveredAt: null,
-    };
+    const record = addedDelivery(delivery);
     this.#entries.set(record.id, { record, attempts: [], claimToken: null, claimUntil: 0 });
     if (pending) this.#wake();
     return { ...record };

@@ -6,6 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { type CallbackEvent, LaunchError, newId } from "@launch/protocol";
+import { addedDelivery, deliveryExists } from "../../callbacks/new-delivery.js";
 import type {
   AttemptRecord,
   CallbackOutbox,
@@ -168,28 +169,9 @@ export class EmbeddedOutbox implements CallbackOutbox {
       return changes > 0;
     });
     if (!inserted) {
-      throw new LaunchError(
-        "conflict",
-        `delivery ${delivery.id} already exists; delivery ids must be unique`,
-      );
+      throw deliveryExists(delivery.id);
     }
-    return {
-      id: delivery.id,
-      taskId: delivery.taskId,
-      endpointId: delivery.endpointId,
-      owner: delivery.owner,
-      event: delivery.event,
-      url: delivery.url,
-      auth: delivery.auth,
-      body: delivery.body,
-      status: delivery.status,
-      attempts: 0,
-      nextAttemptAt: pending ? delivery.createdAt : null,
-      lastError,
-      lastStatusCode: null,
-      createdAt: delivery.createdAt,
-      deliveredAt: null,
-    };
+    return addedDelivery(delivery);
   }
 
   async claimDue(max: number, claimMs: number, now: number = this.host.clock()): Promise<ClaimedDelivery[]> {
