@@ -7,7 +7,7 @@
 import { isLaunchError, newId } from "@launch/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { leaseExpiredMessage } from "../queue/messages.js";
-import type { LeasedTask, NewTask, TaskError, TaskQueue } from "../queue/port.js";
+import type { LeasedTask, NewTask, QueueWithOutbox, TaskError } from "../queue/port.js";
 import type { StoredCallbackAuth } from "../store/port.js";
 import type {
   AttemptRecord,
@@ -17,9 +17,6 @@ import type {
   DeliveryRecord,
   NewDelivery,
 } from "./port.js";
-
-/** An adapter implementing both ports on one object. */
-export type QueueWithOutbox = TaskQueue & CallbackOutbox;
 
 /** What the suite hands to an adapter's factory. */
 export interface OutboxSuiteOptions {

@@ -5,13 +5,10 @@
  * driver, is imported only when it is chosen: a single-node install never loads ioredis.
  */
 import { join } from "node:path";
-import type { CallbackOutbox } from "../callbacks/port.js";
 import type { LaunchConfig } from "../config/schema.js";
-import type { TaskQueue } from "./port.js";
-import { checkRedisPrefix, checkRedisUrl } from "./redis/url.js";
+import type { QueueWithOutbox } from "./port.js";
 
-/** An adapter: the task queue and its callback outbox. */
-export type QueueWithOutbox = TaskQueue & CallbackOutbox;
+import { checkRedisPrefix, checkRedisUrl } from "./redis/url.js";
 
 /** The settings that choose the queue; `queue` defaults to `embedded`. */
 export type QueueSettings = Pick<LaunchConfig, "resultRetentionSeconds"> & {

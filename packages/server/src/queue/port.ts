@@ -36,7 +36,7 @@
  *   costs no extra statement. The task's status and result never depend on its deliveries.
  */
 import type { TaskStatus } from "@launch/protocol";
-import type { CallbackSpec } from "../callbacks/port.js";
+import type { CallbackOutbox, CallbackSpec } from "../callbacks/port.js";
 
 /** Whether a task has finished for good: SUCCESS, FAILURE or UNDEFINED (expired). */
 export function isFinished(status: TaskStatus): boolean {
@@ -267,3 +267,6 @@ export interface TaskQueue {
    */
   sweep(now?: number): Promise<SweepReport>;
 }
+
+/** A queue adapter: every one is also its tasks' callback outbox (a delivery is written with its result). */
+export type QueueWithOutbox = TaskQueue & CallbackOutbox;
