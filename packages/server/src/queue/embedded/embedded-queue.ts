@@ -16,10 +16,11 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
-import { LaunchError, type TaskStatus } from "@launch/protocol";
+import type { TaskStatus } from "@launch/protocol";
 import type BetterSqlite3 from "better-sqlite3";
 import { failureBody, successBodyFromJson } from "../../callbacks/delivery-body.js";
 import { expiredMessage, leaseExpiredMessage } from "../messages.js";
+import { enqueuedTask, taskExists } from "../new-task.js";
 import { ForwardsToOutbox } from "../outbox-forwarding.js";
 import {
   type FailOptions,
@@ -174,25 +175,8 @@ export class EmbeddedTaskQueue extends ForwardsToOutbox implements TaskQueue {
       this.noteWork(task.queue);
       return true;
     });
-    if (!inserted)
-      throw new LaunchError("conflict", `task ${task.id} already exists; task ids must be unique`);
-    return {
-      id: task.id,
-      queue: task.queue,
-      owner: task.owner,
-      createdBy: task.createdBy,
-      status: "PENDING",
-      attempts: 0,
-      maxAttempts: task.maxAttempts,
-      createdAt,
-      expiresAt: task.expiresAt,
-      startedAt: null,
-      finishedAt: null,
-      workerId: null,
-      leaseExpiresAt: null,
-      result: null,
-      error: null,
-    };
+    if (!inserted) throw taskExists(task.id);
+    return enqueuedTask(task, createdAt);
   }
 
   async lease(request: LeaseRequest): Promise<LeasedTask[]> {

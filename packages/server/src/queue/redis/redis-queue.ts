@@ -67,6 +67,7 @@ import type { Redis, RedisOptions } from "ioredis";
 import { failureBody, successBodyFromJson } from "../../callbacks/delivery-body.js";
 import { NO_CALLBACK_URL } from "../embedded/embedded-outbox.js";
 import { expiredMessage, leaseExpiredMessage } from "../messages.js";
+import { enqueuedTask, taskExists } from "../new-task.js";
 import { ForwardsToOutbox } from "../outbox-forwarding.js";
 import {
   type FailOptions,
@@ -253,26 +254,8 @@ export class RedisTaskQueue extends ForwardsToOutbox implements TaskQueue {
       spec?.auth ? JSON.stringify(spec.auth) : "",
       spec === null ? "" : spec.events.join(","),
     );
-    if (inserted !== 1) {
-      throw new LaunchError("conflict", `task ${task.id} already exists; task ids must be unique`);
-    }
-    return {
-      id: task.id,
-      queue: task.queue,
-      owner: task.owner,
-      createdBy: task.createdBy,
-      status: "PENDING",
-      attempts: 0,
-      maxAttempts: task.maxAttempts,
-      createdAt,
-      expiresAt: task.expiresAt,
-      startedAt: null,
-      finishedAt: null,
-      workerId: null,
-      leaseExpiresAt: null,
-      result: null,
-      error: null,
-    };
+    if (inserted !== 1) throw taskExists(task.id);
+    return enqueuedTask(task, createdAt);
   }
 
   async lease(request: LeaseRequest): Promise<LeasedTask[]> {
